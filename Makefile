@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv if it is missing and install torch and the package into it first.
+#
+# TORCH is the torch requirement installed before the package. The default is the CPU build
+# that these machines carry. GPU users install their own build into .venv first and pass
+# TORCH= (empty) so that nothing replaces it, e.g. `make test TORCH=`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rnnkit-installed
+
+.PHONY: install demo test test-all clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ -n "$(TORCH)" ]; then $(PY) -m pip install --quiet "$(TORCH)"; fi
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m rnnkit.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -n 2 tests
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,30 @@
+"""The reference backend: autograd over ``cell.step_projected``, one step at a time.
+
+This is the specification every other backend is tested against. It handles any cell.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+def scan_reference(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor] = None, record: Optional[dict] = None):
+    """Run ``cell`` over projected inputs.
+
+    x_proj: (T, B, G*H) time-major projected inputs; state: the cell's state NamedTuple;
+    mask: (T, B, 1) bool, True at valid steps, or None when every step is valid.
+    At a padded step the state is carried unchanged and the output is zero.
+    Returns (outputs (T, B, H_out), final state).
+    """
+    outputs = []
+    for t in range(x_proj.shape[0]):
+        h, new_state = cell.step_projected(x_proj[t], state, record)
+        if mask is not None:
+            valid = mask[t]  # (B, 1)
+            new_state = type(state)(*(torch.where(valid, new, old) for new, old in zip(new_state, state)))
+            h = h * valid
+        state = new_state
+        outputs.append(h)
+    return torch.stack(outputs), state
