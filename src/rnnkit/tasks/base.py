@@ -1,0 +1,94 @@
+"""What every task provides: data -> model -> loss -> metrics, and how to use a trained model.
+
+A task module defines a subclass of ``Task`` and one frozen dataclass of its own options.
+``prepare`` reads the data and returns a ``Prepared``: the train/validation/test tensors, the
+model configuration, and ``state``, a JSON-able dict of everything learned from the training
+part (vocabulary, class names, scaler) that prediction needs later. Nothing in ``state`` is
+ever fitted on validation or test data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from rnnkit.tasks.config import RunConfig, task_options
+
+
+@dataclass
+class Split:
+    """Model inputs (a tuple, called as ``model(*inputs)``) and targets of one part of the data."""
+
+    inputs: Tuple[torch.Tensor, ...]
+    targets: Any
+
+    def __len__(self) -> int:
+        return int(self.inputs[0].shape[0])
+
+
+@dataclass
+class Prepared:
+    train: Split
+    validation: Optional[Split]
+    test: Split
+    model_config: Dict[str, Any]
+    state: Dict[str, Any] = field(default_factory=dict)
+    summary: str = ""  # one line about the data, printed before training
+
+
+class Task:
+    name: str = ""
+    Options: type = None  # a frozen dataclass of task-specific options
+    metric_names: Tuple[str, ...] = ()
+    datasets: Tuple[str, ...] = ()  # built-in datasets this task can train on
+
+    # ---- configuration ------------------------------------------------------------------------
+    def defaults(self, dataset: Optional[str]) -> dict:
+        """RunConfig values (and an ``options`` dict) that suit a built-in dataset."""
+        return {}
+
+    def options(self, config: RunConfig):
+        return task_options(self.Options, config.options, self.name)
+
+    # ---- training -----------------------------------------------------------------------------
+    def prepare(self, config: RunConfig, state: Optional[dict] = None) -> Prepared:
+        """Read the data; with `state` (from a trained run) reuse its vocabulary, classes and scaler."""
+        raise NotImplementedError
+
+    def build_model(self, model_config: Dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, outputs, targets) -> torch.Tensor:
+        raise NotImplementedError
+
+    def train_metrics(self) -> Dict[str, Callable]:
+        """Metrics the trainer logs per epoch (on training and validation batches)."""
+        return {}
+
+    def evaluate(self, model: nn.Module, prepared: Prepared, config: RunConfig) -> Tuple[Dict[str, float], Dict[str, Any]]:
+        """Test metrics, and data for the plots (``plot_data``) of this task."""
+        raise NotImplementedError
+
+    def plot(self, plot_data: Dict[str, Any], out_dir) -> list:
+        """Write the task's PNG plots into ``out_dir``; return their file names."""
+        return []
+
+    def check_source(self, config: RunConfig) -> None:
+        from rnnkit.tasks.datasets import check_dataset_for_task
+        if config.dataset is not None:
+            check_dataset_for_task(config.dataset, self.name)
+
+
+def cross_entropy_accuracy(outputs: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Share of positions where argmax(outputs) equals targets, ignoring ``ignore_index``."""
+    predicted = outputs.argmax(dim=-1)
+    valid = targets != ignore_index
+    return (predicted.eq(targets) & valid).sum().float() / valid.sum().clamp(min=1).float()
+
+
+def model_config_dict(config) -> Dict[str, Any]:
+    return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)

@@ -1,0 +1,140 @@
+"""Train a task into a directory, and load a trained run back.
+
+``train_run(config, out_dir)`` is what ``rnnkit train`` does: prepare the data, build the
+model, fit with ``rnnkit.train.Trainer`` (Adam, gradient-norm clipping, the weights of the
+epoch with the best validation loss kept), evaluate on the test part, and write the files of a
+run directory (see ``rnnkit.cli.rundir``). Weights are stored as safetensors, everything else
+as JSON: loading a run never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from rnnkit.tasks.base import Prepared, Task
+from rnnkit.tasks.config import RunConfig
+
+WEIGHTS = "model.safetensors"
+
+
+class KeepBest:
+    """Callback: remember the weights of the epoch with the lowest validation loss and put them
+    back when training ends (without validation data it keeps the last epoch)."""
+
+    def __init__(self):
+        self.best, self.best_epoch, self.weights = math.inf, None, None
+
+    def on_train_begin(self, trainer): ...
+    def on_epoch_begin(self, trainer, epoch): ...
+    def on_batch_end(self, trainer, step, logs): ...
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = logs.get("val_loss")
+        if value is not None and math.isfinite(value) and value < self.best:
+            self.best, self.best_epoch = value, epoch
+            self.weights = copy.deepcopy(trainer.model.state_dict())
+
+    def on_train_end(self, trainer):
+        if self.weights is not None:
+            trainer.model.load_state_dict(self.weights)
+
+
+def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: bool = True):
+    from rnnkit.train import ArrayLoader, Callback, Trainer
+
+    keep = type("KeepBestCallback", (KeepBest, Callback), {})()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    trainer = Trainer(model, loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
+                      clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
+                      progress_stream=sys.stderr)
+    train = ArrayLoader(prepared.train.inputs, prepared.train.targets, batch_size=config.batch_size,
+                        shuffle=True, seed=config.seed)
+    validation = None
+    if prepared.validation is not None and len(prepared.validation):
+        v = prepared.validation
+        validation = ArrayLoader(v.inputs, v.targets, batch_size=max(config.batch_size, 256), shuffle=False)
+    history = trainer.fit(train, epochs=config.epochs, validation_data=validation)
+    return {"history": {k: [float(x) for x in v] for k, v in history.history.items()},
+            "best_epoch": None if keep.best_epoch is None else int(keep.best_epoch)}
+
+
+def train_run(config: RunConfig, out_dir, *, progress: bool = True, log: Callable = print) -> dict:
+    """Train and write a complete run into ``out_dir`` (an existing empty directory)."""
+    from rnnkit.tasks import get_task
+    from rnnkit.tasks.plots import plot_history
+
+    out_dir = Path(out_dir)
+    task = get_task(config.task)
+    task.check_source(config)
+    torch.manual_seed(config.seed)
+    prepared = task.prepare(config)
+    if prepared.summary:
+        log(prepared.summary)
+    model = task.build_model(prepared.model_config)
+    log(f"model: {type(model).__name__}, {sum(p.numel() for p in model.parameters()):,} parameters")
+    start = time.perf_counter()
+    fitted = fit(task, model, prepared, config, progress=progress)
+    seconds = time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        metrics, plot_data = task.evaluate(model, prepared, config)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    save_run(out_dir, task, config, prepared, model)
+    write_json(out_dir / "metrics.json", {"test": metrics})
+    write_json(out_dir / "history.json", {**fitted, "train_seconds": round(seconds, 3)})
+    plots = plot_history(fitted["history"], out_dir / "loss.png") + task.plot(plot_data, out_dir)
+    write_json(out_dir / "run.json", {"task": task.name, "format": 1, "weights": WEIGHTS, "plots": plots})
+    return metrics
+
+
+def write_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def save_run(out_dir: Path, task: Task, config: RunConfig, prepared: Prepared, model) -> None:
+    from safetensors.torch import save_file
+
+    write_json(out_dir / "config.json", config.to_dict())
+    write_json(out_dir / "task.json", {"model_config": prepared.model_config, "state": prepared.state})
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(tensors, str(out_dir / WEIGHTS))
+
+
+class LoadedRun:
+    """A trained run: its config, task, model (in eval mode) and learned state."""
+
+    def __init__(self, run_dir, *, task: Optional[str] = None, command: str = ""):
+        from safetensors.torch import load_file
+
+        from rnnkit.cli.rundir import open_run, read_json
+        from rnnkit.tasks import get_task
+
+        self.dir = Path(run_dir)
+        self.info = open_run(self.dir, task=task, command=command)
+        self.task = get_task(self.info["task"])
+        self.config = RunConfig.from_dict(read_json(self.dir / "config.json", "config"))
+        saved = read_json(self.dir / "task.json", "task")
+        self.model_config, self.state = saved["model_config"], saved["state"]
+        self.model = self.task.build_model(self.model_config)
+        weights = self.dir / WEIGHTS
+        if not weights.is_file():
+            raise ValueError(f"{weights}: missing; the run in {self.dir} is incomplete.")
+        self.model.load_state_dict(load_file(str(weights)))
+        self.model.eval()
+
+    def evaluate(self, data_path: Optional[str] = None) -> dict:
+        config = self.config
+        if data_path is not None:
+            config = RunConfig.from_dict({**config.to_dict(), "dataset": None, "data": str(data_path)})
+        prepared = self.task.prepare(config, state=self.state)
+        with torch.no_grad():
+            metrics, _ = self.task.evaluate(self.model, prepared, config)
+        return {k: float(v) for k, v in metrics.items()}
