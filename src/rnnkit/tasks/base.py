@@ -55,12 +55,17 @@ class Task:
         return task_options(self.Options, config.options, self.name)
 
     # ---- training -----------------------------------------------------------------------------
-    def prepare(self, config: RunConfig, state: Optional[dict] = None) -> Prepared:
-        """Read the data; with `state` (from a trained run) reuse its vocabulary, classes and scaler."""
+    def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
+        """Read the data. With `state` (from a trained run) reuse its vocabulary, classes and scaler and
+        return only the test part; with `test_only` the whole file given is the test part."""
         raise NotImplementedError
 
     def build_model(self, model_config: Dict[str, Any]) -> nn.Module:
         raise NotImplementedError
+
+    def training_module(self, model: nn.Module) -> nn.Module:
+        """What the trainer calls: the model itself, or a thin wrapper sharing its parameters."""
+        return model
 
     def loss(self, outputs, targets) -> torch.Tensor:
         raise NotImplementedError

@@ -48,7 +48,7 @@ class ClassifyTask(Task):
         return {"epochs": 60, "hidden": 64, "batch_size": 16, "lr": 3e-3, "bidirectional": True}
 
     # ---- data -------------------------------------------------------------------------------
-    def prepare(self, config: RunConfig, state: Optional[dict] = None) -> Prepared:
+    def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
         options = self.options(config)
         if config.dataset is not None:
             return self._prepare_series(config, options, state)
@@ -83,7 +83,7 @@ class ClassifyTask(Task):
 
         read = lambda path, min_classes: read_text_classification(  # noqa: E731
             path, text_column=options.text_column, label_column=options.label_column, min_classes=min_classes)
-        evaluating = state is not None
+        evaluating = test_only
         data = read(config.data, 1 if evaluating else 2)
         if options.test_data and not evaluating:
             train_texts, train_labels = data.texts, data.labels
@@ -106,7 +106,7 @@ class ClassifyTask(Task):
         new_state = {"kind": "text", "classes": classes, "vocab": vocab.to_dict(), "tokenizer": options.tokenizer}
         model_config = self._model_config(config, options, len(classes), vocab_size=len(vocab))
         test = Split(encode_texts(test_texts, vocab, tokenize), torch.tensor(label_ids(test_labels, classes, "test")))
-        if evaluating:
+        if state:
             return Prepared(test, None, test, model_config, new_state)
         train, validation = split_validation(encode_texts(train_texts, vocab, tokenize),
                                              torch.tensor(label_ids(train_labels, classes, "training")), config)

@@ -175,6 +175,9 @@ def task_options(cls, values: Mapping[str, Any], task: str):
     out = {}
     for name, value in values.items():
         default = getattr(cls, name, None) if fields[name].default is not dataclasses.MISSING else None
+        if isinstance(default, tuple) and isinstance(value, (list, tuple, str)):
+            out[name] = (value,) if isinstance(value, str) else tuple(value)
+            continue
         if default is not None and not isinstance(value, type(default)) and not (
                 isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
             raise ValueError(f"Received an invalid value for option `{name}` of task {task!r}: expected "

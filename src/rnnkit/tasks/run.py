@@ -52,7 +52,7 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
 
     keep = type("KeepBestCallback", (KeepBest, Callback), {})()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    trainer = Trainer(model, loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
+    trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
                       clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
                       progress_stream=sys.stderr)
     train = ArrayLoader(prepared.train.inputs, prepared.train.targets, batch_size=config.batch_size,
@@ -134,7 +134,7 @@ class LoadedRun:
         config = self.config
         if data_path is not None:
             config = RunConfig.from_dict({**config.to_dict(), "dataset": None, "data": str(data_path)})
-        prepared = self.task.prepare(config, state=self.state)
+        prepared = self.task.prepare(config, state=self.state, test_only=data_path is not None)
         with torch.no_grad():
             metrics, _ = self.task.evaluate(self.model, prepared, config)
         return {k: float(v) for k, v in metrics.items()}

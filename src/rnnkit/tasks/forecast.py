@@ -1,0 +1,211 @@
+"""Forecasting: sliding windows of a series -> its next steps (direct or recursive).
+
+Data: a built-in series with its fixed held-out end (airline: the last 36 months), or
+``--data`` a CSV/TSV/Parquet table (``columns``: the series to model, default every column but
+``time_column``), whose last ``test_size`` steps are held out. Optional log transform, then a
+scaler fitted on the training part only. Training windows lie inside the training part.
+
+Evaluation forecasts the whole held-out part from the end of the training part without
+seeing any of it (blocks of ``horizon`` steps fed back as inputs, the way the sktime tutorial
+evaluates a 36-month airline forecast), and reports on the original scale
+
+    mape = 100 / n * sum |y - y_hat| / |y|
+    rmse = sqrt(1 / n * sum (y - y_hat)^2)
+    mase = mean |y - y_hat| / mean_{t > m} |y_t - y_{t-m}|   (in-sample naive error, m = season)
+
+so MASE < 1 means better than the (seasonal) naive forecast's one-step training error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.errors import check_choice
+from rnnkit.tasks.base import Prepared, Split, Task
+from rnnkit.tasks.config import RunConfig
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    lookback: int = 24
+    horizon: int = 12  # steps the model emits at once (direct) or default steps (recursive)
+    strategy: str = "direct"
+    test_size: int = 0  # held-out steps of a user file; 0: 20% of the series
+    columns: list = ()  # series to model (user file); default every column but the time column
+    time_column: str = ""
+    log: bool = False  # model log(y) (positive series with growing swings, e.g. airline)
+    scaler: str = "standard"
+    season: int = 1  # m of MASE's naive forecast; built-in sets set their own
+
+    def __post_init__(self):
+        check_choice(self.strategy, ("direct", "recursive"), "strategy")
+        check_choice(self.scaler, ("standard", "minmax"), "scaler")
+        for name in ("lookback", "horizon", "season"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Received an invalid value for option `{name}`: expected a positive integer, got {getattr(self, name)}.")
+        if self.test_size < 0:
+            raise ValueError(f"Received an invalid value for option `test_size`: expected >= 0, got {self.test_size}.")
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    Options = ForecastOptions
+    metric_names = ("mape", "mase", "rmse")
+
+    def defaults(self, dataset):
+        if dataset == "airline":
+            return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
+                    "options": {"lookback": 24, "horizon": 12, "log": True, "season": 12}}
+        if dataset == "sunspots":
+            return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3,
+                    "options": {"lookback": 22, "horizon": 11, "season": 1}}
+        return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3}
+
+    # ---- data -------------------------------------------------------------------------------
+    def series(self, config, options, data_path=None):
+        """(values (T, F) float64, column names, test_size, season) of the configured source."""
+        if config.dataset is not None and data_path is None:
+            from rnnkit.tasks.datasets import load
+
+            data = load(config.dataset, self.name)
+            values = np.concatenate([data.train.values, data.test.values], axis=0)
+            season = int(data.metadata.get("season", data.metadata.get("season_length", options.season)))
+            return values, list(data.train.columns), len(data.test), season
+        from rnnkit.data.readers_series import read_time_series
+
+        columns = [options.columns] if isinstance(options.columns, str) else (list(options.columns) or None)
+        ts = read_time_series(data_path or config.data, columns=columns, time_column=options.time_column or None)
+        test_size = options.test_size or max(1, int(round(0.2 * len(ts))))
+        return ts.values, list(ts.columns), test_size, options.season
+
+    def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
+        from rnnkit.data.windows import Scaler, sliding_windows
+
+        options = self.options(config)
+        values, columns, test_size, season = self.series(config, options)
+        steps = values.shape[0]
+        source = config.dataset or config.data
+        if test_size >= steps:
+            raise ValueError(f"{source}: the test part ({test_size} steps) must be shorter than the series ({steps} steps).")
+        cut = steps - test_size
+        if options.lookback + options.horizon > cut:
+            raise ValueError(f"Received an invalid value for options `lookback` and `horizon`: lookback "
+                             f"({options.lookback}) + horizon ({options.horizon}) = {options.lookback + options.horizon} "
+                             f"steps is longer than the training part of {source} ({cut} of {steps} steps).")
+        transformed = to_model_space(values, options.log, source)
+        scaler = Scaler.from_state_dict(state["scaler"]) if state else Scaler(options.scaler).fit(transformed[:cut])
+        scaled = scaler.transform(transformed)  # (T, F)
+        windows = sliding_windows(scaled[:cut], options.lookback, options.horizon if options.strategy == "direct" else 1)
+        n_val = int(round(config.validation * len(windows))) if len(windows) >= 10 else 0
+        n_train = len(windows) - n_val  # validation: the latest windows, so it looks forward in time
+        train = Split((windows.inputs[:n_train],), windows.targets[:n_train])
+        validation = Split((windows.inputs[n_train:],), windows.targets[n_train:]) if n_val else None
+        new_state = {"columns": columns, "scaler": scaler.state_dict(), "log": options.log, "season": season,
+                     "lookback": options.lookback, "horizon": options.horizon, "strategy": options.strategy}
+        test = Split((torch.as_tensor(scaled[:cut], dtype=torch.float32),), torch.as_tensor(values[cut:]))
+        model_config = self._model_config(config, options, len(columns))
+        test.history = values[:cut]
+        summary = (f"{source}: {steps} steps of {len(columns)} series, last {test_size} held out; "
+                   f"{len(windows)} training windows (lookback {options.lookback}, horizon {options.horizon})")
+        return Prepared(train, validation, test, model_config, new_state, summary)
+
+    def _model_config(self, config, options, target_size):
+        from rnnkit.models import ForecasterConfig
+
+        return ForecasterConfig(horizon=options.horizon if options.strategy == "direct" else 1, target_size=target_size,
+                                lookback=options.lookback, strategy=options.strategy, cell=config.cell,
+                                hidden_size=config.hidden, num_layers=config.layers,
+                                bidirectional=config.bidirectional, dropout=config.dropout).to_dict()
+
+    # ---- model, loss, metrics ---------------------------------------------------------------
+    def build_model(self, model_config) -> nn.Module:
+        from rnnkit.models import Forecaster, ForecasterConfig
+
+        return Forecaster(ForecasterConfig.from_dict(model_config))
+
+    def loss(self, outputs, targets):
+        return nn.functional.mse_loss(outputs, targets)
+
+    def evaluate(self, model, prepared, config):
+        state = prepared.state
+        scaled_history = prepared.test.inputs[0].numpy()  # (cut, F), model space
+        truth = prepared.test.targets.numpy()  # (n, F), original scale
+        forecast = self.roll(model, state, scaled_history, truth.shape[0])  # (n, F)
+        history = prepared.test.history
+        metrics = forecast_metrics(truth, forecast, history, state["season"])
+        plot = {"history": history[:, 0].tolist(), "truth": truth[:, 0].tolist(), "forecast": forecast[:, 0].tolist(),
+                "column": state["columns"][0]}
+        return metrics, plot
+
+    def roll(self, model, state, scaled_history, steps: int):
+        """Forecast ``steps`` steps after ``scaled_history`` (T, F) in model space; original scale out."""
+        from rnnkit.data.windows import Scaler
+
+        lookback, block = state["lookback"], model.config.horizon
+        window = torch.as_tensor(scaled_history[-lookback:], dtype=torch.float32)[None]  # (1, L, F)
+        outputs = []
+        with torch.no_grad():
+            while sum(o.shape[1] for o in outputs) < steps:
+                y = model(window)  # (1, block, F)
+                outputs.append(y)
+                window = torch.cat([window, y], dim=1)[:, -lookback:]
+        scaled = torch.cat(outputs, dim=1)[0, :steps].double().numpy()  # (steps, F)
+        return from_model_space(Scaler.from_state_dict(state["scaler"]).inverse_transform(scaled), state["log"])
+
+    def plot(self, plot_data, out_dir):
+        from rnnkit.tasks.plots import plot_forecast
+
+        return plot_forecast(plot_data["history"], plot_data["truth"], plot_data["forecast"], out_dir / "forecast.png",
+                             title=f"Forecast of {plot_data['column']} against truth (test)")
+
+    # ---- use ----------------------------------------------------------------------------------
+    def forecast(self, model, state, config, *, horizon: int, data_path=None):
+        """The ``horizon`` steps after the end of the whole series (training and test parts)."""
+        from rnnkit.data.windows import Scaler
+
+        options = self.options(config)
+        values, columns, _, _ = self.series(config, options, data_path)
+        if columns != state["columns"]:
+            raise ValueError(f"{data_path}: columns {columns} differ from the run's {state['columns']}.")
+        if horizon > values.shape[0]:
+            raise ValueError(f"Received an invalid value for option `--horizon`: {horizon} steps is longer than the "
+                             f"series ({values.shape[0]} steps); forecasts that far ahead are not meaningful.")
+        if values.shape[0] < state["lookback"]:
+            raise ValueError(f"{data_path}: {values.shape[0]} steps, fewer than the lookback of {state['lookback']}.")
+        source = data_path or config.dataset or config.data
+        scaled = Scaler.from_state_dict(state["scaler"]).transform(to_model_space(values, state["log"], source))
+        forecast = self.roll(model, state, scaled, horizon)
+        start = values.shape[0] + 1
+        return {"columns": columns, "steps": list(range(start, start + horizon)), "values": forecast.tolist()}
+
+
+def to_model_space(values, log: bool, source):
+    if not log:
+        return values
+    if (values <= 0).any():
+        raise ValueError(f"Received an invalid value for option `log`: {source} has values <= 0, which have no logarithm.")
+    return np.log(values)
+
+
+def from_model_space(values, log: bool):
+    return np.exp(values) if log else values
+
+
+def forecast_metrics(truth, forecast, history, season: int) -> dict:
+    """MAPE (%), MASE (against the in-sample seasonal naive forecast) and RMSE over all columns."""
+    error = truth - forecast
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mape = float(np.mean(np.abs(error) / np.abs(truth)) * 100) if np.all(truth != 0) else math.nan
+    m = season if history.shape[0] > season else 1
+    naive = np.mean(np.abs(history[m:] - history[:-m]))
+    mase = float(np.mean(np.abs(error)) / naive) if naive > 0 else math.nan
+    return {"mape": mape, "mase": mase, "rmse": float(np.sqrt(np.mean(error ** 2)))}
+
+
+TASK = ForecastTask()

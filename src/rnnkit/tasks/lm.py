@@ -1,0 +1,177 @@
+"""Character language model and generator.
+
+Data: ``--data`` a UTF-8 text file, whose last ``test_fraction`` is held out, or a directory
+of text files (``pattern``, e.g. ``*.py``), of which whole files are held out (every
+``1 / test_fraction``-th file in sorted order), so test text was never seen in any form.
+Training text is cut into sequences of ``seq_len + 1`` characters: inputs x_1..x_L, targets
+x_2..x_{L+1}. Model: ``rnnkit.models.LanguageModel``. Loss: cross-entropy (nats per char).
+
+    bits_per_char = (1 / N) sum_t -log2 p(x_t | x_<t)
+
+over the held-out text, read as ``streams`` contiguous pieces whose state is carried across
+chunks, so each character is predicted from all earlier characters of its piece.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
+from rnnkit.tasks.config import RunConfig
+
+UNK = 1
+
+
+@dataclass(frozen=True)
+class LMOptions:
+    seq_len: int = 100
+    embedding_size: int = 32
+    test_fraction: float = 0.1
+    pattern: str = "*.txt"  # files read from a --data directory
+    streams: int = 32  # parallel pieces of the test text when evaluating
+
+    def __post_init__(self):
+        if self.seq_len < 2:
+            raise ValueError(f"Received an invalid value for option `seq_len`: expected at least 2, got {self.seq_len}.")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"Received an invalid value for option `test_fraction`: expected a number in (0, 1), got {self.test_fraction}.")
+
+
+class LanguageModelTask(Task):
+    name = "lm"
+    Options = LMOptions
+    metric_names = ("bits_per_char",)
+
+    def defaults(self, dataset):
+        return {"epochs": 10, "hidden": 256, "batch_size": 32, "lr": 2e-3}
+
+    def texts(self, config, options, evaluating=False):
+        """(training text, test text) of the configured source."""
+        from rnnkit.data.files import DataError
+        from rnnkit.data.readers_text import read_text
+
+        if config.dataset is not None:
+            from rnnkit.tasks.datasets import load
+
+            data = load(config.dataset, self.name)
+            return data.train, data.test
+        path = Path(config.data)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob(options.pattern) if p.is_file())
+            if len(files) < 2:
+                raise DataError(f"{config.data}: found {len(files)} file(s) matching {options.pattern!r}; a directory "
+                                "needs at least 2 so that whole files can be held out.")
+            every = max(2, round(1 / options.test_fraction))
+            test_files = files[every - 1::every]
+            train_files = [f for f in files if f not in set(test_files)]
+            join = lambda fs: "\n".join(read_text(f) for f in fs)  # noqa: E731
+            return ("" if evaluating else join(train_files)), join(test_files)
+        text = read_text(path)
+        if evaluating:
+            return "", text
+        cut = int(len(text) * (1 - options.test_fraction))
+        if cut < options.seq_len + 1 or len(text) - cut < 2:
+            raise DataError(f"{config.data}: {len(text)} characters is too short for seq_len {options.seq_len} "
+                            f"with {options.test_fraction:.0%} held out; use a longer text or a smaller seq_len.")
+        return text[:cut], text[cut:]
+
+    def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
+        from rnnkit.data.vocab import Vocab
+
+        options = self.options(config)
+        train_text, test_text = self.texts(config, options, evaluating=test_only)
+        vocab = Vocab.from_dict(state["vocab"]) if state else Vocab.build([list(train_text)])
+        new_state = {"vocab": vocab.to_dict(), "seq_len": options.seq_len, "streams": options.streams}
+        model_config = self._model_config(config, options, len(vocab))
+        test_ids = torch.tensor(vocab.encode(list(test_text)), dtype=torch.int64)
+        test = Split((test_ids,), None)
+        if state:
+            return Prepared(test, None, test, model_config, new_state)
+        ids = torch.tensor(vocab.encode(list(train_text)), dtype=torch.int64)
+        n = (len(ids) - 1) // options.seq_len
+        x = ids[: n * options.seq_len].view(n, options.seq_len)  # (N, L)
+        y = ids[1: n * options.seq_len + 1].view(n, options.seq_len)  # (N, L)
+        n_val = int(round(config.validation * n)) if n >= 10 else 0  # the last sequences
+        train = Split((x[: n - n_val],), y[: n - n_val])
+        validation = Split((x[n - n_val:],), y[n - n_val:]) if n_val else None
+        source = config.dataset or config.data
+        summary = (f"{source}: {len(train_text):,} training and {len(test_text):,} test characters, "
+                   f"vocabulary of {len(vocab)}; {n} sequences of {options.seq_len}")
+        return Prepared(train, validation, test, model_config, new_state, summary)
+
+    def _model_config(self, config, options, vocab_size):
+        from rnnkit.models import LanguageModelConfig
+
+        return LanguageModelConfig(vocab_size=vocab_size, embedding_size=options.embedding_size,
+                                   hidden_size=config.hidden, cell=config.cell, num_layers=config.layers,
+                                   dropout=config.dropout).to_dict()
+
+    def build_model(self, model_config) -> nn.Module:
+        from rnnkit.models import LanguageModel, LanguageModelConfig
+
+        return LanguageModel(LanguageModelConfig.from_dict(model_config))
+
+    def training_module(self, model):
+        return LogitsOnly(model)
+
+    def loss(self, outputs, targets):
+        return nn.functional.cross_entropy(outputs.flatten(0, 1), targets.flatten())  # outputs (B, T, V)
+
+    def train_metrics(self):
+        return {"accuracy": cross_entropy_accuracy}
+
+    def evaluate(self, model, prepared, config):
+        ids = prepared.test.inputs[0]
+        bits = bits_per_char(model, ids, streams=prepared.state["streams"], chunk=prepared.state["seq_len"])
+        return {"bits_per_char": bits}, {}
+
+    def generate(self, model, state, prompt: str, *, length: int, temperature: float, top_k=None, seed: int = 0):
+        from rnnkit.data.vocab import Vocab
+
+        if length < 1:
+            raise ValueError(f"Received an invalid value for option `--length`: expected a positive integer, got {length}.")
+        vocab = Vocab.from_dict(state["vocab"])
+        start = prompt or ("\n" if "\n" in vocab else vocab.tokens[4])
+        ids = torch.tensor([vocab.encode(list(start))], dtype=torch.int64)  # (1, P)
+        generator = torch.Generator().manual_seed(seed)
+        out = model.generate(ids, max_new_tokens=length, temperature=temperature, top_k=top_k, generator=generator)
+        new = out[0, ids.shape[1]:].tolist()
+        return "".join(vocab.tokens[i] if i > 3 else "" for i in new)
+
+
+class LogitsOnly(nn.Module):
+    """The language model for training: ``forward(tokens) -> logits``, dropping the state."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens):
+        return self.model(tokens)[0]
+
+
+def bits_per_char(model, ids: torch.Tensor, *, streams: int, chunk: int) -> float:
+    """Mean -log2 p over ``ids`` (N,), predicting ids[1:] from what precedes them in each piece."""
+    if ids.numel() < 2:
+        raise ValueError("The test text is too short: expected at least 2 characters.")
+    streams = max(1, min(streams, (ids.numel() - 1) // 2))
+    length = (ids.numel() - 1) // streams
+    x = ids[: streams * length].view(streams, length)  # (S, L)
+    y = ids[1: streams * length + 1].view(streams, length)
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for start in range(0, length, chunk):
+            logits, state = model(x[:, start:start + chunk], state)
+            total += nn.functional.cross_entropy(logits.flatten(0, 1), y[:, start:start + chunk].flatten(),
+                                                 reduction="sum").item()
+            count += y[:, start:start + chunk].numel()
+    return total / count / math.log(2)
+
+
+TASK = LanguageModelTask()
