@@ -63,9 +63,10 @@ def _ts_path(name: str, split: str) -> str:
 
 def _read_split(name: str, split: str):
     """(list of (T_i, F) float32 arrays, array of string labels) from sktime's local .ts file."""
+    path = _ts_path(name, split)  # imports sktime, or names it as missing
     from sktime.datasets import load_from_tsfile
 
-    frame, labels = load_from_tsfile(_ts_path(name, split), return_data_type="nested_univ")
+    frame, labels = load_from_tsfile(path, return_data_type="nested_univ")
     series = []
     for i in range(frame.shape[0]):
         columns = [np.asarray(frame.iat[i, j], dtype=np.float32) for j in range(frame.shape[1])]
