@@ -52,7 +52,7 @@ class ClassifyTask(Task):
         options = self.options(config)
         if config.dataset is not None:
             return self._prepare_series(config, options, state)
-        return self._prepare_texts(config, options, state)
+        return self._prepare_texts(config, options, state, test_only)
 
     def _prepare_series(self, config, options, state):
         from rnnkit.tasks.datasets import load
@@ -77,7 +77,7 @@ class ClassifyTask(Task):
                    f"{channels} channel(s), {len(classes)} classes")
         return Prepared(train, validation, test, model_config, new_state, summary)
 
-    def _prepare_texts(self, config, options, state):
+    def _prepare_texts(self, config, options, state, test_only):
         from rnnkit.data.readers_text import read_text_classification
         from rnnkit.data.vocab import Vocab, get_tokenizer
 

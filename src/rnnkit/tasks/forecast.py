@@ -75,8 +75,7 @@ class ForecastTask(Task):
 
             data = load(config.dataset, self.name)
             values = np.concatenate([data.train.values, data.test.values], axis=0)
-            season = int(data.metadata.get("season", data.metadata.get("season_length", options.season)))
-            return values, list(data.train.columns), len(data.test), season
+            return values, list(data.train.columns), len(data.test), options.season
         from rnnkit.data.readers_series import read_time_series
 
         columns = [options.columns] if isinstance(options.columns, str) else (list(options.columns) or None)
