@@ -45,8 +45,6 @@ def check_out_dir(out, *, overwrite: bool) -> Path:
         elif any(path.iterdir()):
             raise CLIError(f"--out {out}: the directory exists and is not an rnnkit run (no {MARKER}); "
                            "refusing to replace it, even with --overwrite.")
-    if not path.parent.exists():
-        raise CLIError(f"--out {out}: the parent directory {path.parent} does not exist.")
     return path
 
 
@@ -58,6 +56,7 @@ class RunWriter:
         self.tmp: Optional[Path] = None
 
     def __enter__(self) -> Path:
+        self.out.parent.mkdir(parents=True, exist_ok=True)  # e.g. runs/ for --out runs/demo
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         return self.tmp
 

@@ -1,0 +1,283 @@
+"""Quality benchmark: does `rnnkit train` reach published figures? 3 seeds, mean and spread.
+
+Each row trains with the real command (``rnnkit.cli.main.main``, in-process) on a built-in
+dataset (or on data this script generates from the Python standard library), reads the test
+metric from the run's metrics.json, and compares the mean over seeds with the target of
+issue 5 and the published figures quoted beside it. Results are merged into quality.json
+after every run (so a long benchmark can be split with --only and resumed), and quality.md
+is rendered from quality.json.
+
+    python benchmarks/quality.py                         # every row, seeds 0 1 2
+    python benchmarks/quality.py --only JapaneseVowels,airline --seeds 0
+    python benchmarks/quality.py --report                # only re-render quality.md
+
+Hyperparameters were set by validation-set behaviour or fixed in advance, never by the test
+score; the exact command of every row is written into the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+RESULTS = HERE / "quality.json"
+REPORT = HERE / "quality.md"
+WORK = Path(tempfile.gettempdir()) / "rnnkit-quality"
+
+TSC = "Sources: hfawaz/dl-4-tsc results, angus924/rocket results, titu1994/LSTM-FCN results (as quoted in issue 5)."
+
+
+@dataclass
+class Row:
+    name: str
+    task: str
+    args: list  # command-line arguments after `rnnkit train TASK`
+    metric: str
+    target: tuple  # (">=" or "<=" or "<", value) in the reported unit
+    published: str
+    scale: float = 1.0  # metric value -> reported unit (100 for percentages)
+    unit: str = ""
+    baseline: object = None  # callable(): value the target compares against (xz), else None
+    data: object = None  # callable() -> extra args (generated data), else None
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def stdlib_dir() -> Path:
+    import tokenize
+
+    return Path(tokenize.__file__).resolve().parent
+
+
+def lm_corpus(max_chars: int = 400_000) -> Path:
+    """Standard-library modules (``corpus_files``), sorted by name, copied until ``max_chars``."""
+    out = WORK / "stdlib_lm"
+    if out.exists():
+        return out
+    out.mkdir(parents=True)
+    total = 0
+    for path in corpus_files():
+        text = path.read_text(encoding="utf-8")
+        (out / path.name).write_text(text, encoding="utf-8")
+        total += len(text)
+        if total >= max_chars:
+            break
+    return out
+
+
+def corpus_files():
+    """Top-level stdlib modules of 2-30 kB (many whole files, so that several can be held out)."""
+    return [p for p in sorted(stdlib_dir().glob("*.py")) if 2_000 <= p.stat().st_size <= 30_000 and _utf8(p)]
+
+
+def _utf8(path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def lm_args():
+    return ["--data", str(lm_corpus()), "-o", "pattern=*.py"]
+
+
+def xz_bits_per_char() -> float:
+    """bits per character of `xz -9` (lzma preset 9) on exactly the text the lm task holds out."""
+    from rnnkit.tasks import RunConfig, get_task
+
+    task = get_task("lm")
+    config = RunConfig(task="lm", data=str(lm_corpus()), options={"pattern": "*.py"})
+    _, test_text = task.texts(config, task.options(config))
+    return 8 * len(lzma.compress(test_text.encode("utf-8"), preset=9)) / len(test_text)
+
+
+def char_kind_sentences(path: Path, chunk: int = 400):
+    """(characters, tags) chunks of one source file; tags from `tokenize`: code, comment, string."""
+    import io
+    import tokenize
+
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    tags = ["code"] * len(text)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in (tokenize.COMMENT, tokenize.STRING):
+                kind = "comment" if token.type == tokenize.COMMENT else "string"
+                begin = starts[token.start[0] - 1] + token.start[1]
+                end = starts[token.end[0] - 1] + token.end[1]
+                tags[begin:end] = [kind] * (end - begin)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    out = []
+    for i in range(0, len(text), chunk):
+        chars = [f"U+{ord(c):04X}" for c in text[i:i + chunk]]  # whitespace-free tokens for CoNLL
+        out.append((chars, tags[i:i + chunk]))
+    return out
+
+
+def tag_args(max_chars: int = 300_000):
+    """CoNLL files of character tags: whole files held out (every 10th file) as the test set."""
+    out = WORK / "stdlib_tag"
+    train, test = out / "train.conll", out / "test.conll"
+    if not train.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        files = corpus_files()
+        total = 0
+        with open(train, "w", encoding="utf-8") as f_train, open(test, "w", encoding="utf-8") as f_test:
+            for i, path in enumerate(files):
+                f = f_test if i % 10 == 9 else f_train
+                for chars, tags in char_kind_sentences(path):
+                    f.write("".join(f"{c} {t}\n" for c, t in zip(chars, tags)) + "\n")
+                total += path.stat().st_size
+                if total >= max_chars:
+                    break
+    return ["--data", str(train), "-o", f"test_data={test}"]
+
+
+ROWS = [
+    Row("JapaneseVowels", "classify", ["--dataset", "JapaneseVowels"], "accuracy", (">=", 98.5),
+        f"FCN 99.3, TWIESN 96.5, MLSTM-FCN 100. {TSC}", scale=100, unit="%"),
+    Row("GunPoint", "classify", ["--dataset", "GunPoint"], "accuracy", (">=", 97.0),
+        f"FCN 100, 1-NN DTW 90.7. {TSC}", scale=100, unit="%"),
+    Row("ItalyPowerDemand", "classify", ["--dataset", "ItalyPowerDemand"], "accuracy", (">=", 96.0),
+        f"FCN 96.1, ROCKET 97.0. {TSC}", scale=100, unit="%"),
+    Row("ArrowHead", "classify", ["--dataset", "ArrowHead"], "accuracy", (">=", 80.0),
+        f"FCN 84.3, ROCKET 81.4. {TSC}", scale=100, unit="%"),
+    Row("airline", "forecast", ["--dataset", "airline"], "mape", ("<=", 6.0),
+        "seasonal naive 13.19, AutoETS 6.19, AutoARIMA 4.15 (sktime forecasting tutorial, last 36 months held out)",
+        unit="%"),
+    Row("sunspots", "forecast", ["--dataset", "sunspots"], "mase", ("<", 1.0),
+        "MASE < 1: better than the naive forecast's in-sample error (statsmodels sunspots, last 30 years held out)"),
+    Row("dates", "translate", ["--dataset", "dates"], "exact_match", (">=", 99.5),
+        "generated date-format pairs, 2,000 held-out dates", scale=100, unit="%"),
+    Row("stdlib-lm", "lm", [], "bits_per_char", ("<", "xz -9"),
+        "xz -9 (lzma preset 9) on the same held-out files", data=lm_args, baseline=xz_bits_per_char),
+    Row("stdlib-tag", "tag", [], "accuracy", (">=", 99.5),
+        "characters of stdlib source as code/comment/string, truth from `tokenize`", scale=100, unit="%",
+        data=tag_args, extra={"args": ["--bidirectional"]}),
+]
+BY_NAME = {row.name: row for row in ROWS}
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def save_results(results: dict) -> None:
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def run_row(row: Row, seed: int, results: dict, extra_args: list) -> None:
+    from rnnkit.cli.main import main
+
+    args = list(row.args) + (row.data() if row.data else []) + list(row.extra.get("args", [])) + extra_args
+    out = WORK / "runs" / f"{row.name}-seed{seed}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["train", row.task, *args, "--seed", str(seed), "--out", str(out), "--overwrite", "--quiet"]
+    start = time.perf_counter()
+    code = main(argv)
+    seconds = time.perf_counter() - start
+    entry = results.setdefault(row.name, {"runs": {}})
+    entry["command"] = "rnnkit " + " ".join(a for a in argv if a not in ("--out", str(out), "--overwrite", "--quiet",
+                                                                          "--seed", str(seed)))
+    if code != 0:
+        entry["runs"][str(seed)] = {"error": f"exit code {code}", "seconds": seconds}
+    else:
+        metrics = json.loads((out / "metrics.json").read_text())["test"]
+        config = json.loads((out / "config.json").read_text())
+        history = json.loads((out / "history.json").read_text())
+        entry["runs"][str(seed)] = {"metrics": metrics, "seconds": round(seconds, 1), "config": config,
+                                    "best_epoch": history.get("best_epoch")}
+    if row.baseline and "baseline" not in entry:
+        entry["baseline"] = row.baseline()
+    save_results(results)
+    shutil.rmtree(out, ignore_errors=True)
+    value = entry["runs"][str(seed)].get("metrics", {}).get(row.metric)
+    print(f"{row.name} seed {seed}: {row.metric} = {value} ({seconds:.0f}s)", flush=True)
+
+
+def render(results: dict) -> str:
+    lines = ["# Quality benchmark (issue 5)", "",
+             "Produced by `benchmarks/quality.py` (raw numbers in `quality.json`). Each row trains with "
+             "`rnnkit train` and reads the test metric from the run's `metrics.json`; mean ± standard deviation "
+             "over the seeds that ran. Measured on a 2-core CPU machine shared with other jobs.", "",
+             "| benchmark | metric | target | measured (mean ± sd) | seeds | per seed | status | published / baseline |",
+             "|---|---|---|---|---|---|---|---|"]
+    commands = []
+    for row in ROWS:
+        entry = results.get(row.name)
+        runs = {} if entry is None else entry["runs"]
+        values = [r["metrics"][row.metric] * row.scale for r in runs.values() if "metrics" in r]
+        errors = [s for s, r in runs.items() if "error" in r]
+        op, goal = row.target
+        if goal == "xz -9":
+            goal = entry.get("baseline") if entry else None
+            target = "< xz -9" + ("" if goal is None else f" ({goal:.3f})")
+        else:
+            target = f"{op} {goal:g}{row.unit}"
+        if not values:
+            measured, status = "—", "not run" if not errors else f"failed ({len(errors)} seed(s))"
+            per_seed = ""
+        else:
+            mean = statistics.fmean(values)
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            measured = f"{mean:.2f} ± {sd:.2f}{row.unit}" if row.unit else f"{mean:.3f} ± {sd:.3f}"
+            per_seed = ", ".join(f"{v:.2f}" if row.unit else f"{v:.3f}" for v in values)
+            met = goal is not None and {">=": mean >= goal, "<=": mean <= goal, "<": mean < goal}[op]
+            status = ("met" if met else "**not met**") + ("" if len(values) >= 3 else f" ({len(values)} of 3 seeds)")
+        lines.append(f"| {row.name} | {row.metric} | {target} | {measured} | {len(values)} | {per_seed} | {status} | "
+                     f"{row.published} |")
+        if entry and entry.get("command"):
+            seconds = [r.get("seconds", 0) for r in runs.values()]
+            commands.append(f"- {row.name}: `{entry['command']} --seed N` "
+                            f"({statistics.fmean(seconds):.0f} s per seed on average)")
+    lines += ["", "Commands (defaults of the task for the built-in dataset apply; see `config` in quality.json):", ""]
+    lines += commands
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated row names (default: all): " + ",".join(BY_NAME))
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--report", action="store_true", help="only re-render quality.md from quality.json")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
+    parser.add_argument("extra", nargs="*", help="extra `rnnkit train` arguments after --, for trials")
+    args = parser.parse_args(argv)
+    results = load_results()
+    if not args.report:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        names = [n for n in args.only.split(",") if n] or list(BY_NAME)
+        unknown = sorted(set(names) - set(BY_NAME))
+        if unknown:
+            parser.error(f"unknown row(s) {unknown}; expected some of {sorted(BY_NAME)}")
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+        for name in names:
+            for seed in seeds:
+                run_row(BY_NAME[name], seed, results, args.extra)
+                REPORT.write_text(render(results))
+    REPORT.write_text(render(results))
+    print(REPORT.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
