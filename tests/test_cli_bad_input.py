@@ -88,7 +88,7 @@ def test_forecast_horizon_longer_than_series(tmp_path, capsys):
 
 
 def test_unknown_dataset(tmp_path, capsys):
-    fails(capsys, ["train", "classify", "--dataset", "japanesevowels", "--out", tmp_path / "r"], 1,
+    fails(capsys, ["train", "classify", "--dataset", "JapanesVowels", "--out", tmp_path / "r"], 1,
           "unknown dataset", "Did you mean 'JapaneseVowels'")
 
 

@@ -34,9 +34,14 @@ def builtin_datasets() -> list:
 def _info(name: str):
     list_datasets, _ = _registry()
     infos = {info.name: info for info in list_datasets()}
+    lower = {n.lower(): n for n in infos}
+    if name.lower() in lower:  # names are case-insensitive, as in rnnkit.data.load_dataset
+        return infos[lower[name.lower()]]
     if name not in infos:
-        lower = {n.lower(): n for n in infos}
-        hint = f" Did you mean {lower[name.lower()]!r}?" if name.lower() in lower else ""
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(lower), n=1)
+        hint = f" Did you mean {lower[close[0]]!r}?" if close else ""
         raise ValueError(f"Received an invalid value for option `--dataset`: unknown dataset {name!r}.{hint} "
                          f"Expected one of {sorted(infos)} (see `rnnkit datasets`), or pass your file with --data.")
     return infos[name]
@@ -51,8 +56,9 @@ def check_dataset_for_task(name: str, task: str) -> None:
                          f"not one for task {task!r}; datasets for {task!r}: {fitting or 'none built in (use --data)'}.")
 
 
-def load(name: str, task: str):
-    """The registry's Dataset for ``name`` after checking it suits ``task``."""
+def load(name: str, task: str, **options):
+    """The registry's Dataset for ``name`` after checking it suits ``task``; ``options`` go to
+    its loader (e.g. ``num_train`` for the generated sets)."""
     check_dataset_for_task(name, task)
     _, load_dataset = _registry()
-    return load_dataset(name)
+    return load_dataset(_info(name).name, **options)

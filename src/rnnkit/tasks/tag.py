@@ -68,7 +68,7 @@ class TagTask(Task):
             from rnnkit.tasks.datasets import load
 
             data = load(config.dataset, self.name)
-            return list(zip(data.train.tokens, data.train.tags)), list(zip(data.test.tokens, data.test.tags))
+            return as_sentences(data.train), as_sentences(data.test)
         from rnnkit.data.readers_text import read_conll
 
         data = read_conll(config.data)
@@ -124,6 +124,14 @@ class TagTask(Task):
             rows += [(token, tags[int(predicted[i, j])]) for j, token in enumerate(tokens)]
             rows.append(("",))  # a blank line between sentences, as in CoNLL
         return rows[:-1]
+
+
+def as_sentences(part):
+    """(tokens, tags) pairs from TaggedSentences or from a SequenceSet of ids (copy memory)."""
+    if hasattr(part, "tokens"):
+        return list(zip(part.tokens, part.tags))
+    return [([str(int(v)) for v in x[:n]], [str(int(v)) for v in y[:n]])
+            for x, y, n in zip(part.x, part.y, part.lengths.tolist())]
 
 
 def encode(sentences, vocab, tags, norm, part) -> Split:

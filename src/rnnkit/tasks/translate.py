@@ -35,6 +35,7 @@ class TranslateOptions:
     test_data: str = ""
     eval_beam: int = 1  # beam width for the test metric (1: greedy)
     max_length: int = 0  # decoding limit; 0: 2 x the longest training target + 5
+    num_train: int = 0  # training pairs of a generated built-in set (dates); 0: its default
 
     def __post_init__(self):
         check_choice(self.attention, ("bahdanau", "luong-dot", "luong-general"), "attention")
@@ -78,7 +79,7 @@ class TranslateTask(Task):
         if config.dataset is not None:
             from rnnkit.tasks.datasets import load
 
-            data = load(config.dataset, self.name)
+            data = load(config.dataset, self.name, **({"num_train": options.num_train} if options.num_train else {}))
             return list(zip(data.train.sources, data.train.targets)), list(zip(data.test.sources, data.test.targets))
         from rnnkit.data.readers_text import read_sentence_pairs
 
