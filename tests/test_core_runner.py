@@ -136,3 +136,23 @@ def test_init_schemes(scheme):
     if scheme in ("xavier_uniform", "glorot_uniform"):
         bound = (6 / (10 + 64)) ** 0.5
         assert layer.weight_ih_l0.abs().max() <= bound
+
+
+def test_layer_copies_conversions_and_functional_calls_keep_cells_bound():
+    import copy
+
+    torch.manual_seed(5)
+    layer = rnnkit.LSTM(3, 4, 2, bidirectional=True)
+    x = torch.randn(5, 2, 3)
+    twin = copy.deepcopy(layer)
+    with torch.no_grad():
+        twin.weight_ih_l0.add_(1.0)
+    assert not torch.allclose(layer(x)[0], twin(x)[0])  # the copy's cells read the copy's weights
+    assert layer.double()(x.double())[0].dtype == torch.float64
+    layer.float()
+    fresh = torch.nn.LSTM(3, 4, 2, bidirectional=True)
+    layer.load_state_dict(fresh.state_dict(), assign=True)
+    torch.testing.assert_close(layer(x)[0], fresh(x)[0], atol=1e-5, rtol=1e-5)
+    params = {k: torch.zeros_like(v) for k, v in layer.named_parameters()}
+    out = torch.func.functional_call(layer, params, (x,))[0]
+    assert torch.count_nonzero(out) == 0  # all-zero weights give zero outputs
