@@ -42,6 +42,9 @@ def test_classify_text_train_evaluate_predict(tmp_path, capsys):
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [r[0] for r in rows] == ["good great film", "awful bad"]
     assert all(r[1] in ("pos", "neg") and 0.5 <= float(r[2]) <= 1.0 for r in rows)
+    assert run_cli("diagnose", out) == 0
+    assert "gradient norm" in capsys.readouterr().out
+    assert (out / "diagnostics" / "gradient_flow.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_classify_builtin_dataset_and_series_predict(tmp_path, capsys):

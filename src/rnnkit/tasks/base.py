@@ -82,6 +82,15 @@ class Task:
         """Write the task's PNG plots into ``out_dir``; return their file names."""
         return []
 
+    def diagnosis_batch(self, loaded, batch_size: int):
+        """(inputs, targets) of the first ``batch_size`` test samples, for ``rnnkit diagnose``."""
+        prepared = self.prepare(loaded.config, state=loaded.state)
+        test = prepared.test
+        if test.targets is None:
+            raise ValueError(f"{loaded.dir}: this task has no per-sample test targets to diagnose on.")
+        take = lambda t: t[:batch_size]  # noqa: E731
+        return tuple(take(t) for t in test.inputs), take(test.targets)
+
     def check_source(self, config: RunConfig) -> None:
         from rnnkit.tasks.datasets import check_dataset_for_task
         if config.dataset is not None:

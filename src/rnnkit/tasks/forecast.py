@@ -142,6 +142,10 @@ class ForecastTask(Task):
                 "column": state["columns"][0]}
         return metrics, plot
 
+    def diagnosis_batch(self, loaded, batch_size: int):
+        train = self.prepare(loaded.config, state=loaded.state).train  # windows of the training part
+        return tuple(t[:batch_size] for t in train.inputs), train.targets[:batch_size]
+
     def roll(self, model, state, scaled_history, steps: int):
         """Forecast ``steps`` steps after ``scaled_history`` (T, F) in model space; original scale out."""
         from rnnkit.data.windows import Scaler

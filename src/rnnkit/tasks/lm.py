@@ -131,6 +131,16 @@ class LanguageModelTask(Task):
         bits = bits_per_char(model, ids, streams=prepared.state["streams"], chunk=prepared.state["seq_len"])
         return {"bits_per_char": bits}, {}
 
+    def diagnosis_batch(self, loaded, batch_size: int):
+        ids = self.prepare(loaded.config, state=loaded.state).test.inputs[0]
+        length = loaded.state["seq_len"]
+        n = min(batch_size, (ids.numel() - 1) // length)
+        if n < 1:
+            raise ValueError(f"{loaded.dir}: the test text is shorter than one sequence of {length} characters.")
+        x = ids[: n * length].view(n, length)  # (B, L)
+        y = ids[1: n * length + 1].view(n, length)
+        return (x,), y
+
     def generate(self, model, state, prompt: str, *, length: int, temperature: float, top_k=None, seed: int = 0):
         from rnnkit.data.vocab import Vocab
 
