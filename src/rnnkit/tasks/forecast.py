@@ -59,6 +59,7 @@ class ForecastTask(Task):
     metric_names = ("mape", "mase", "rmse")
 
     def defaults(self, dataset):
+        dataset = (dataset or "").lower()
         if dataset == "airline":
             return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
                     "options": {"lookback": 24, "horizon": 12, "log": True, "season": 12}}

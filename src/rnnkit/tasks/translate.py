@@ -47,7 +47,7 @@ class TranslateTask(Task):
     metric_names = ("exact_match",)
 
     def defaults(self, dataset):
-        return {"epochs": 15, "hidden": 128, "batch_size": 64, "lr": 3e-3, "bidirectional": True}
+        return {"epochs": 10, "hidden": 128, "batch_size": 64, "lr": 3e-3, "bidirectional": True}
 
     def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
         from rnnkit.data.vocab import Vocab
