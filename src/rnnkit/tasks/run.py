@@ -71,6 +71,8 @@ def train_run(config: RunConfig, out_dir, *, progress: bool = True, log: Callabl
     from rnnkit.tasks import get_task
     from rnnkit.tasks.plots import plot_history
 
+    import safetensors.torch  # noqa: F401  (fail before training, not after it, when it is missing)
+
     out_dir = Path(out_dir)
     task = get_task(config.task)
     task.check_source(config)
@@ -90,7 +92,11 @@ def train_run(config: RunConfig, out_dir, *, progress: bool = True, log: Callabl
     save_run(out_dir, task, config, prepared, model)
     write_json(out_dir / "metrics.json", {"test": metrics})
     write_json(out_dir / "history.json", {**fitted, "train_seconds": round(seconds, 3)})
-    plots = plot_history(fitted["history"], out_dir / "loss.png") + task.plot(plot_data, out_dir)
+    try:
+        plots = plot_history(fitted["history"], out_dir / "loss.png") + task.plot(plot_data, out_dir)
+    except ImportError as err:  # matplotlib is what draws them
+        plots = []
+        log(f"no plots written: {err}")
     write_json(out_dir / "run.json", {"task": task.name, "format": 1, "weights": WEIGHTS, "plots": plots})
     return metrics
 
