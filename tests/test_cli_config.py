@@ -74,3 +74,14 @@ def test_out_checks(tmp_path):
         check_out_dir(tmp_path / "file", overwrite=True)
     (tmp_path / "empty").mkdir()
     assert check_out_dir(tmp_path / "empty", overwrite=False) == tmp_path / "empty"
+
+
+def test_differencing_is_undone_exactly():
+    import numpy as np
+
+    from rnnkit.tasks.forecast import differenced, integrated
+
+    z = np.random.default_rng(0).normal(size=(60, 2)).cumsum(axis=0)
+    history = differenced(z[:45], [1, 12])
+    future = differenced(z, [1, 12])[-1][-15:]  # the last level's values over the 15 future steps
+    np.testing.assert_allclose(integrated(history[:-1], future, [1, 12]), z[45:], atol=1e-12)

@@ -66,7 +66,8 @@ def test_forecast_train_and_forecast(tmp_path, capsys):
     data = series_csv(tmp_path / "sales.csv")
     out = tmp_path / "run"
     assert run_cli("train", "forecast", "--data", data, "--out", out, "-o", "time_column=month",
-                   "-o", "lookback=12", "-o", "horizon=6", "-o", "test_size=12", *FAST) == 0
+                   "-o", "lookback=12", "-o", "horizon=6", "-o", "test_size=12", "-o", "log=true",
+                   "-o", "difference=[1]", *FAST) == 0
     values = check_run(out, ("mape", "mase", "rmse"), extra={"forecast.png"})
     assert values["mape"] > 0 and values["rmse"] > 0
     capsys.readouterr()

@@ -40,6 +40,7 @@ class ForecastOptions:
     columns: list = ()  # series to model (user file); default every column but the time column
     time_column: str = ""
     log: bool = False  # model log(y) (positive series with growing swings, e.g. airline)
+    difference: tuple = ()  # lags to difference by, in order (e.g. [1, 12]); forecasts are integrated back
     scaler: str = "standard"
     season: int = 1  # m of MASE's naive forecast; built-in sets set their own
 
@@ -49,6 +50,9 @@ class ForecastOptions:
         for name in ("lookback", "horizon", "season"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Received an invalid value for option `{name}`: expected a positive integer, got {getattr(self, name)}.")
+        if any(isinstance(lag, bool) or not isinstance(lag, int) or lag < 1 for lag in self.difference):
+            raise ValueError(f"Received an invalid value for option `difference`: expected positive integer lags, "
+                             f"got {list(self.difference)}.")
         if self.test_size < 0:
             raise ValueError(f"Received an invalid value for option `test_size`: expected >= 0, got {self.test_size}.")
 
@@ -62,7 +66,7 @@ class ForecastTask(Task):
         dataset = (dataset or "").lower()
         if dataset == "airline":
             return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
-                    "options": {"lookback": 24, "horizon": 12, "log": True, "season": 12}}
+                    "options": {"lookback": 24, "horizon": 12, "log": True, "difference": [12], "season": 12}}
         if dataset == "sunspots":
             return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3,
                     "options": {"lookback": 22, "horizon": 11, "season": 1}}
@@ -94,23 +98,26 @@ class ForecastTask(Task):
         if test_size >= steps:
             raise ValueError(f"{source}: the test part ({test_size} steps) must be shorter than the series ({steps} steps).")
         cut = steps - test_size
-        if options.lookback + options.horizon > cut:
+        lags = list(state["difference"] if state else options.difference)
+        usable = cut - sum(lags)  # training steps left after differencing
+        if options.lookback + options.horizon > usable:
             raise ValueError(f"Received an invalid value for options `lookback` and `horizon`: lookback "
                              f"({options.lookback}) + horizon ({options.horizon}) = {options.lookback + options.horizon} "
-                             f"steps is longer than the training part of {source} ({cut} of {steps} steps).")
-        transformed = to_model_space(values, options.log, source)
-        scaler = Scaler.from_state_dict(state["scaler"]) if state else Scaler(options.scaler).fit(transformed[:cut])
-        scaled = scaler.transform(transformed)  # (T, F)
-        windows = sliding_windows(scaled[:cut], options.lookback, options.horizon if options.strategy == "direct" else 1)
+                             f"steps is longer than the training part of {source} ({cut} of {steps} steps"
+                             + (f", {usable} after differencing by {lags}" if lags else "") + ").")
+        modeled = differenced(to_model_space(values[:cut], options.log, source), lags)[-1]  # (usable, F)
+        scaler = Scaler.from_state_dict(state["scaler"]) if state else Scaler(options.scaler).fit(modeled)
+        scaled = scaler.transform(modeled)  # (usable, F)
+        windows = sliding_windows(scaled, options.lookback, options.horizon if options.strategy == "direct" else 1)
         n_val = int(round(config.validation * len(windows))) if len(windows) >= 10 else 0
         n_train = len(windows) - n_val  # validation: the latest windows, so it looks forward in time
         train = Split((windows.inputs[:n_train],), windows.targets[:n_train])
         validation = Split((windows.inputs[n_train:],), windows.targets[n_train:]) if n_val else None
         new_state = {"columns": columns, "scaler": scaler.state_dict(), "log": options.log, "season": season,
-                     "lookback": options.lookback, "horizon": options.horizon, "strategy": options.strategy}
-        test = Split((torch.as_tensor(scaled[:cut], dtype=torch.float32),), torch.as_tensor(values[cut:]))
+                     "lookback": options.lookback, "horizon": options.horizon, "strategy": options.strategy,
+                     "difference": lags}
+        test = Split((torch.as_tensor(values[:cut]),), torch.as_tensor(values[cut:]))  # history, truth
         model_config = self._model_config(config, options, len(columns))
-        test.history = values[:cut]
         summary = (f"{source}: {steps} steps of {len(columns)} series, last {test_size} held out; "
                    f"{len(windows)} training windows (lookback {options.lookback}, horizon {options.horizon})")
         return Prepared(train, validation, test, model_config, new_state, summary)
@@ -134,10 +141,9 @@ class ForecastTask(Task):
 
     def evaluate(self, model, prepared, config):
         state = prepared.state
-        scaled_history = prepared.test.inputs[0].numpy()  # (cut, F), model space
-        truth = prepared.test.targets.numpy()  # (n, F), original scale
-        forecast = self.roll(model, state, scaled_history, truth.shape[0])  # (n, F)
-        history = prepared.test.history
+        history = prepared.test.inputs[0].numpy()  # (cut, F), original scale
+        truth = prepared.test.targets.numpy()  # (n, F)
+        forecast = self.roll(model, state, history, truth.shape[0])  # (n, F)
         metrics = forecast_metrics(truth, forecast, history, state["season"])
         plot = {"history": history[:, 0].tolist(), "truth": truth[:, 0].tolist(), "forecast": forecast[:, 0].tolist(),
                 "column": state["columns"][0]}
@@ -147,12 +153,16 @@ class ForecastTask(Task):
         train = self.prepare(loaded.config, state=loaded.state).train  # windows of the training part
         return tuple(t[:batch_size] for t in train.inputs), train.targets[:batch_size]
 
-    def roll(self, model, state, scaled_history, steps: int):
-        """Forecast ``steps`` steps after ``scaled_history`` (T, F) in model space; original scale out."""
+    def roll(self, model, state, history, steps: int, source: str = "the series"):
+        """Forecast ``steps`` steps after ``history`` (T, F), both on the original scale: log,
+        difference and scale the history, run the model ``horizon`` steps at a time feeding its
+        forecasts back, then undo the scaling, integrate the differences and exponentiate."""
         from rnnkit.data.windows import Scaler
 
-        lookback, block = state["lookback"], model.config.horizon
-        window = torch.as_tensor(scaled_history[-lookback:], dtype=torch.float32)[None]  # (1, L, F)
+        scaler = Scaler.from_state_dict(state["scaler"])
+        levels = differenced(to_model_space(history, state["log"], source), state["difference"])
+        lookback = state["lookback"]
+        window = torch.as_tensor(scaler.transform(levels[-1])[-lookback:], dtype=torch.float32)[None]  # (1, L, F)
         outputs = []
         with torch.no_grad():
             while sum(o.shape[1] for o in outputs) < steps:
@@ -160,7 +170,8 @@ class ForecastTask(Task):
                 outputs.append(y)
                 window = torch.cat([window, y], dim=1)[:, -lookback:]
         scaled = torch.cat(outputs, dim=1)[0, :steps].double().numpy()  # (steps, F)
-        return from_model_space(Scaler.from_state_dict(state["scaler"]).inverse_transform(scaled), state["log"])
+        future = integrated(levels[:-1], scaler.inverse_transform(scaled), state["difference"])
+        return from_model_space(future, state["log"])
 
     def plot(self, plot_data, out_dir):
         from rnnkit.tasks.plots import plot_forecast
@@ -171,8 +182,6 @@ class ForecastTask(Task):
     # ---- use ----------------------------------------------------------------------------------
     def forecast(self, model, state, config, *, horizon: int, data_path=None):
         """The ``horizon`` steps after the end of the whole series (training and test parts)."""
-        from rnnkit.data.windows import Scaler
-
         options = self.options(config)
         values, columns, _, _ = self.series(config, options, data_path)
         if columns != state["columns"]:
@@ -180,11 +189,11 @@ class ForecastTask(Task):
         if horizon > values.shape[0]:
             raise ValueError(f"Received an invalid value for option `--horizon`: {horizon} steps is longer than the "
                              f"series ({values.shape[0]} steps); forecasts that far ahead are not meaningful.")
-        if values.shape[0] < state["lookback"]:
-            raise ValueError(f"{data_path}: {values.shape[0]} steps, fewer than the lookback of {state['lookback']}.")
+        needed = state["lookback"] + sum(state["difference"])
+        if values.shape[0] < needed:
+            raise ValueError(f"{data_path}: {values.shape[0]} steps, fewer than the {needed} the model reads.")
         source = data_path or config.dataset or config.data
-        scaled = Scaler.from_state_dict(state["scaler"]).transform(to_model_space(values, state["log"], source))
-        forecast = self.roll(model, state, scaled, horizon)
+        forecast = self.roll(model, state, values, horizon, source)
         start = values.shape[0] + 1
         return {"columns": columns, "steps": list(range(start, start + horizon)), "values": forecast.tolist()}
 
@@ -199,6 +208,25 @@ def to_model_space(values, log: bool, source):
 
 def from_model_space(values, log: bool):
     return np.exp(values) if log else values
+
+
+def differenced(z, lags):
+    """[z, diff_1(z), diff_2(diff_1(z)), ...]: each level differenced by the next lag, (T_k, F)."""
+    levels = [np.asarray(z, dtype=np.float64)]
+    for lag in lags:
+        levels.append(levels[-1][lag:] - levels[-1][:-lag])
+    return levels
+
+
+def integrated(history_levels, future, lags):
+    """Undo ``differenced`` for forecasts ``future`` (H, F) of the last level, given the history
+    of every earlier level: x_t = d_t + x_{t - lag}, innermost lag first."""
+    for level, lag in zip(reversed(history_levels), reversed(list(lags))):
+        series = list(level)
+        for d in future:
+            series.append(d + series[len(series) - lag])
+        future = np.asarray(series[len(level):])
+    return future
 
 
 def forecast_metrics(truth, forecast, history, season: int) -> dict:
