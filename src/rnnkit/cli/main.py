@@ -56,6 +56,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _fail(err, err.exit_code)
     except (ValueError, TypeError, OSError, UnicodeError) as err:
         return _fail(err, 1)
+    except ImportError as err:  # an optional package (sktime, statsmodels, matplotlib) is missing
+        return _fail(err, 1)
 
 
 def _fail(err: BaseException, code: int) -> int:
