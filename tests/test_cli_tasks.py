@@ -117,7 +117,7 @@ def test_tag_train_and_predict(tmp_path, capsys):
 def test_config_file_with_command_line_override(tmp_path):
     data = text_csv(tmp_path / "reviews.csv")
     config = tmp_path / "run.toml"
-    config.write_text(f'task = "classify"\ndata = "{data}"\ncell = "gru"\nhidden = 6\nepochs = 1\n'
+    config.write_text(f'task = "classify"\ndata = "{data.name}"\ncell = "gru"\nhidden = 6\nepochs = 1\n'
                       '[classify]\npooling = "max"\n', encoding="utf-8")
     out = tmp_path / "run"
     assert run_cli("train", "classify", "--config", config, "--hidden", "5", "--out", out, "--quiet") == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rnnkit.cli.errors import CLIError
 from rnnkit.cli.rundir import RunWriter, check_out_dir
@@ -70,6 +71,8 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     task = get_task(args.task)
     file_values = read_toml(args.config) if args.config else {}
+    if args.config and isinstance(file_values.get("data"), str):  # a path in the file is relative to the file
+        file_values["data"] = str(Path(args.config).parent / Path(file_values["data"]).expanduser())
     config = resolve(args.task, file_values=file_values, cli_values=cli_values(args), task_defaults=task.defaults)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     with RunWriter(args.out, overwrite=args.overwrite) as tmp:
