@@ -25,6 +25,7 @@ class Split:
 
     inputs: Tuple[torch.Tensor, ...]
     targets: Any
+    texts: Optional[list] = None  # the raw samples, where a metric compares strings (translate)
 
     def __len__(self) -> int:
         return int(self.inputs[0].shape[0])

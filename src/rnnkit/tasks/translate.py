@@ -65,7 +65,7 @@ class TranslateTask(Task):
                      "max_length": max_length, "eval_beam": options.eval_beam}
         model_config = self._model_config(config, options, len(source_vocab), len(target_vocab))
         test = encode_pairs(test_pairs, source_vocab, target_vocab)
-        test.texts = test_pairs
+        test = Split(test.inputs, test.targets, texts=test_pairs)
         if state:
             return Prepared(test, None, test, model_config, new_state)
         encoded = encode_pairs(train_pairs, source_vocab, target_vocab)
