@@ -59,7 +59,7 @@ class TagTask(Task):
             return Prepared(test_split, None, test_split, model_config, new_state)
         encoded = encode(train, vocab, tags, norm, "training")
         train_split, validation = split_validation(encoded.inputs, encoded.targets, config, stratify=False)
-        summary = (f"{config.data}: {len(train)} training and {len(test)} test sentences, {len(tags)} tags, "
+        summary = (f"{config.dataset or config.data}: {len(train)} training and {len(test)} test sentences, {len(tags)} tags, "
                    f"vocabulary of {len(vocab)} tokens")
         return Prepared(train_split, validation, test_split, model_config, new_state, summary)
 
