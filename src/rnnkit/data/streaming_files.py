@@ -18,6 +18,7 @@ import math
 import os
 from typing import Callable, Iterator, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 from rnnkit.data.files import DataError, check_path
@@ -206,8 +207,8 @@ class _CsvSource:
 
     def take(self, k: int):
         layout = self.layout
-        rows_in, rows_out = [], []
-        while len(rows_in) < k and self.pos < self.end:
+        lines, offsets = [], []
+        while len(lines) < k and self.pos < self.end:
             offset = self.pos
             raw = self.file.readline()
             if not raw:
@@ -217,20 +218,50 @@ class _CsvSource:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
                 self._fail(offset, f"text is not valid UTF-8 at byte offset {offset + err.start}")
-            if not line.strip():
-                continue
-            fields = next(csv.reader([line], delimiter=self.delimiter))
-            if len(fields) != len(layout.header):
-                self._fail(offset, f"malformed line: expected {len(layout.header)} fields like the header, got {len(fields)}")
-            rows_in.append([self._number(fields[i], layout.header[i], offset) for i in layout.input_index])
-            rows_out.append([self._number(fields[i], layout.header[i], offset) for i in layout.target_index])
-        inputs = torch.tensor(rows_in, dtype=torch.float32).reshape(len(rows_in), len(layout.input_index))  # (n, F)
-        targets = None
-        if layout.target_index:
-            targets = torch.tensor(rows_out, dtype=torch.float32).reshape(len(rows_out), len(layout.target_index))  # (n, G)
+            if line.strip():
+                lines.append(line)
+                offsets.append(offset)
+        table = self._parse(lines, offsets)  # (n, columns) float64
+        inputs = torch.from_numpy(table[:, layout.input_index]).float()  # (n, F)
+        targets = torch.from_numpy(table[:, layout.target_index]).float() if layout.target_index else None  # (n, G)
         return inputs, targets
 
+    def _parse(self, lines: List[str], offsets: List[int]) -> np.ndarray:
+        """All fields of ``lines`` as floats: one numpy conversion for the chunk, and a line-by-line
+        pass only to name the line when something is wrong."""
+        width = len(self.layout.header)
+        if not lines:
+            return np.zeros((0, width))
+        used = sorted(set(self.layout.input_index) | set(self.layout.target_index))
+        quoted = any('"' in line for line in lines)
+        if not quoted and all(line.count(self.delimiter) == width - 1 for line in lines):
+            try:
+                table = np.zeros((len(lines), width))
+                table[:, used] = np.loadtxt(lines, delimiter=self.delimiter, usecols=used, ndmin=2, dtype=np.float64,
+                                            comments=None)
+                if np.isfinite(table).all():
+                    return table
+            except ValueError:
+                pass
+        fields = [next(csv.reader([line], delimiter=self.delimiter)) for line in lines]
+        if all(len(f) == width for f in fields):
+            try:
+                table = np.zeros((len(lines), width))
+                table[:, used] = np.asarray([[f[i] for i in used] for f in fields]).astype(np.float64)
+                if np.isfinite(table).all():
+                    return table
+            except ValueError:
+                pass
+        for f, offset in zip(fields, offsets):  # find and name the bad line
+            if len(f) != width:
+                self._fail(offset, f"malformed line: expected {width} fields like the header, got {len(f)}")
+            for i in used:
+                self._number(f[i], self.layout.header[i], offset)
+        raise AssertionError("unreachable: a chunk failed to parse but every line parsed")  # pragma: no cover
+
     def _number(self, text: str, column: str, offset: int) -> float:
+        if not text.strip():
+            self._fail(offset, f"missing value in column {column!r}")
         try:
             value = float(text)
         except ValueError:
