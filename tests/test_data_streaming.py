@@ -1,11 +1,8 @@
-import os
-
 import pytest
 import torch
 
-from rnnkit.data import streaming
-from rnnkit.data import (DataError, Vocab, batchify, iter_text_blocks, stream_sequences, stream_tensor, stream_text_file,
-                         stream_text_files)
+from rnnkit.data import (DataError, Vocab, batchify, iter_text_blocks, stream_csv_file, stream_csv_files,
+                         stream_sequences, stream_tensor, stream_text_file, stream_text_files, streaming_files)
 
 
 def rows_from_chunks(chunks, batch_size):
@@ -115,7 +112,7 @@ def test_stream_text_file_reads_incrementally(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(streaming, "open", lambda *a, **k: Spy(open(*a, **k)), raising=False)
+    monkeypatch.setattr(streaming_files, "open", lambda *a, **k: Spy(open(*a, **k)), raising=False)
     n_chunks = sum(1 for _ in stream_text_file(path, vocab, batch_size=4, chunk_length=32))
     assert n_chunks == 5000 // 32 + 1
     assert sizes and max(sizes) <= 33 and -1 not in sizes  # never the whole file, at most k + 1 bytes
@@ -160,3 +157,61 @@ def test_iter_text_blocks_builds_the_same_vocab(tmp_path):
     blocks = list(iter_text_blocks(path, block_chars=7))
     assert "".join(blocks) == text and max(map(len, blocks)) <= 7
     assert Vocab.build(map(list, iter_text_blocks(path, 50))).tokens == Vocab.build([list(text)]).tokens
+
+
+def write_csv(path, rows, header="t,a,b,y"):
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_stream_csv_file_rows_are_contiguous_line_ranges(tmp_path):
+    rows = [(i, i, 10 * i, -i) for i in range(103)]
+    path = write_csv(tmp_path / "rec.csv", rows)
+    stream = stream_csv_file(path, batch_size=4, chunk_length=8, target_columns=["y"], time_column="t")
+    chunks = list(stream)
+    assert chunks[0].inputs.shape == (4, 8, 2) and chunks[0].targets.shape == (4, 8, 1)
+    assert chunks[0].reset.all() and not any(c.reset.any() for c in chunks[1:])
+    seen = []
+    for b in range(4):
+        steps = [c.inputs[b, :n] for c in chunks for n in [int(c.lengths[b])] if n]
+        targets = [c.targets[b, :n] for c in chunks for n in [int(c.lengths[b])] if n]
+        row = torch.cat(steps)
+        assert torch.equal(row[:, 1], 10 * row[:, 0]) and torch.equal(torch.cat(targets)[:, 0], -row[:, 0])
+        seen.extend(row[:, 0].tolist())
+    assert seen == [float(i) for i in range(103)]  # rows in order, every line exactly once
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('t,a\n"2020-01-01, Mon",1.5\n"2020-01-02, Tue","2"\n', encoding="utf-8")
+    q = next(iter(stream_csv_file(quoted, batch_size=1, chunk_length=4, time_column="t")))
+    assert q.inputs[0, :, 0].tolist() == [1.5, 2.0]
+    only_a = next(iter(stream_csv_file(path, batch_size=2, chunk_length=3, columns=["a"])))
+    assert only_a.inputs.shape == (2, 3, 1) and only_a.targets is None
+
+
+def test_stream_csv_files_reset_per_recording(tmp_path):
+    a = write_csv(tmp_path / "a.csv", [(i, i, i, i) for i in range(5)])
+    b = write_csv(tmp_path / "b.csv", [(i, 100 + i, i, i) for i in range(2)])
+    c = write_csv(tmp_path / "c.csv", [(i, 200 + i, i, i) for i in range(3)])
+    chunks = list(stream_csv_files([a, b, c], batch_size=2, chunk_length=4, columns=["a"]))
+    assert [c.lengths.tolist() for c in chunks] == [[4, 2], [1, 3]]
+    assert [c.reset.tolist() for c in chunks] == [[True, True], [False, True]]
+    assert chunks[1].inputs[1, :3, 0].tolist() == [200, 201, 202]
+
+
+def test_stream_csv_errors_name_the_line(tmp_path):
+    rows = [(i, i, i, i) for i in range(10)]
+    bad = write_csv(tmp_path / "bad.csv", rows[:6] + [(6, "x", 6, 6)] + rows[7:])
+    with pytest.raises(DataError, match=r"bad.csv': non-numeric value 'x' in column 'a' on line 8"):
+        list(stream_csv_file(bad, batch_size=1, chunk_length=4))
+    hole = write_csv(tmp_path / "hole.csv", rows[:3] + [(3, "", 3, 3)])
+    with pytest.raises(DataError, match="missing value in column 'a' on line 5"):
+        list(stream_csv_file(hole, batch_size=1, chunk_length=8))
+    short = tmp_path / "short.csv"
+    short.write_text("t,a\n1,2\n3\n", encoding="utf-8")
+    with pytest.raises(DataError, match="malformed line: expected 2 fields like the header, got 1 on line 3"):
+        list(stream_csv_file(short, batch_size=1, chunk_length=4))
+    with pytest.raises(DataError, match=r"column 'z' not found; available columns: \['t', 'a', 'b', 'y'\]"):
+        stream_csv_file(write_csv(tmp_path / "ok.csv", rows), batch_size=1, chunk_length=2, target_columns=["z"])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="is empty"):
+        stream_csv_file(empty, batch_size=1, chunk_length=2)
