@@ -43,10 +43,10 @@ def test_shapes_and_attention_sums_to_one_and_is_zero_on_padding(attention, cell
     assert torch.all(out.attention[1, :, :2] > 0)
 
 
-@pytest.mark.parametrize("mechanism", [BahdanauAttention(4, 6, 5), LuongAttention(4, 6, "general"), LuongAttention(6, 6, "dot")])
-def test_attention_modules_mask_and_normalize(mechanism):
-    query = torch.randn(2, 3, mechanism.key_layer.out_features if isinstance(mechanism, LuongAttention) and mechanism.key_layer else
-                        (6 if isinstance(mechanism, LuongAttention) else 4))
+@pytest.mark.parametrize("mechanism, query_size", [
+    (BahdanauAttention(4, 6, 5), 4), (LuongAttention(4, 6, "general"), 4), (LuongAttention(6, 6, "dot"), 6)])
+def test_attention_modules_mask_and_normalize(mechanism, query_size):
+    query = torch.randn(2, 3, query_size)
     memory = torch.randn(2, 7, 6)
     mask = torch.arange(7) < torch.tensor([[7], [3]])
     context, weights = mechanism(query, memory, mask=mask)
