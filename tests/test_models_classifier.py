@@ -3,6 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnkit.models import ClassifierConfig, SequenceClassifier
 
@@ -104,3 +106,16 @@ def test_training_learns_the_sign_of_a_variable_length_mean():
     accuracy = (model.eval()(x, lengths).argmax(-1) == label).float().mean().item()
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:5]) / 5
     assert accuracy > 0.85, accuracy
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), cell=st.sampled_from(["lstm", "gru", "rnn"]), pooling=st.sampled_from(["last", "mean", "max"]),
+       bidirectional=st.booleans(), layers=st.integers(1, 2))
+def test_property_any_lengths_give_the_unpadded_logits(data, cell, pooling, bidirectional, layers):
+    steps = data.draw(st.integers(1, 6))
+    lengths = data.draw(st.lists(st.integers(1, steps), min_size=1, max_size=4))
+    model = make(cell=cell, pooling=pooling, bidirectional=bidirectional, num_layers=layers)
+    x = torch.randn(len(lengths), steps, 4)
+    batched = model(x, lengths=lengths)
+    alone = torch.cat([model(x[i:i + 1, :n]) for i, n in enumerate(lengths)])
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-6)

@@ -119,6 +119,12 @@ def test_bad_inputs_name_the_argument():
         conditioned(prompt, condition=torch.randn(1, 4))
     with pytest.raises(ValueError, match="`condition`.*not both"):
         conditioned(prompt, conditioned.initial_state(torch.randn(1, 3)), condition=torch.randn(1, 3))
+    with pytest.raises(ValueError, match=r"`prompt`.*\[0, 11\]"):
+        model.generate(torch.tensor([[3, 15]]), max_new_tokens=2)
+    with pytest.raises(ValueError, match=r"`prompt`.*\(B, P\)"):
+        model.generate(torch.tensor([3, 4]), max_new_tokens=2)
+    with pytest.raises(ValueError, match=r"`condition`.*2 rows"):
+        make(condition_size=3).generate(torch.tensor([[3], [4]]), condition=torch.randn(3, 3), max_new_tokens=2)
     with pytest.raises(ValueError, match="`prompt`.*no bos_id"):
         make(bos_id=None).generate(max_new_tokens=2)
     with pytest.raises(ValueError, match="`lengths`"):
@@ -164,3 +170,5 @@ def test_training_a_conditioned_generator_and_the_vector_changes_the_output():
     assert sum(losses[-5:]) / 5 < 0.1 * losses[0]
     generated = model.eval().generate(condition=vectors, max_new_tokens=6, top_k=1, eos_id=2)
     assert torch.equal(generated[:, 1:5], sentences)  # each vector gives its own sentence
+    prompted = model.generate(torch.tensor([[1, 6], [1, 6]]), condition=vectors[1:3], max_new_tokens=3, top_k=1)
+    assert prompted[0, 2:].tolist() == [6, 7, 2]  # a prompt and a vector together

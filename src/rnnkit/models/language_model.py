@@ -156,12 +156,14 @@ class LanguageModel(nn.Module):
                                  "because the model has no bos_id to start from, got None.")
             batch = batch_size if batch_size is not None else (condition.shape[0] if isinstance(condition, torch.Tensor) else 1)
             prompt = torch.full((check_positive_int(batch, "batch_size"), 1), c.bos_id, dtype=torch.long, device=device)
-        if isinstance(condition, torch.Tensor) and isinstance(prompt, torch.Tensor) and prompt.dim() == 2 \
-                and condition.dim() == 2 and condition.shape[0] != prompt.shape[0]:
+        prompt = check_token_ids(prompt, c.vocab_size, "prompt")
+        if prompt.dim() != 2:
+            raise ValueError(f"Received an invalid value for argument `prompt`: expected token ids of shape (B, P), got {describe(prompt)}.")
+        if isinstance(condition, torch.Tensor) and condition.dim() == 2 and condition.shape[0] != prompt.shape[0]:
             raise ValueError(f"Received an invalid value for argument `condition`: expected {prompt.shape[0]} rows "
                              f"(one per prompt), got {describe(condition)}.")
         logits, state = self(prompt, condition=condition)
-        tokens = [check_token_ids(prompt, c.vocab_size, "prompt")]
+        tokens = [prompt]
         finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
             nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)  # (B,)
