@@ -3,6 +3,11 @@
 Each model takes one frozen config dataclass and returns logits (or predictions); none of them
 knows about losses or optimizers. ``build_model(kind, config_dict)`` rebuilds a model from the
 JSON a run saved (``{"kind": ..., "config": model.config.to_dict()}``).
+
+The recurrent part of every model is reachable as an attribute: ``model.encoder`` is a
+``SequenceEncoder`` whose ``.rnn`` is the ``rnnkit.RecurrentStack`` (classifier, tagger,
+language model, forecaster, and the seq2seq encoder); the seq2seq decoder is ``model.decoder``,
+a unidirectional ``RecurrentStack``.
 """
 
 from rnnkit.models.attention import Attention, BahdanauAttention, LuongAttention, masked_softmax

@@ -25,10 +25,9 @@ import torch
 from torch import nn
 
 from rnnkit.errors import check_nonnegative_int, check_positive_int, describe
-from rnnkit.layers.stacked import RecurrentStack
 from rnnkit.models.config import (ModelConfig, check_bool, check_cell, check_dropout, check_optional_positive_int,
                                   check_positive_number)
-from rnnkit.models.encoder import check_token_ids, lengths_tensor
+from rnnkit.models.encoder import EncoderConfig, SequenceEncoder, check_token_ids, lengths_tensor
 
 
 @dataclass(frozen=True)
@@ -87,16 +86,16 @@ class LanguageModel(nn.Module):
     """``forward(tokens (B, T), state=None, *, lengths=None, condition=None) -> (logits (B, T, V), state)``.
 
     ``state`` is the recurrent stack's [layer][0] grid of state NamedTuples; pass it back to
-    continue a sequence (truncated BPTT, streaming generation).
+    continue a sequence (truncated BPTT, streaming generation). The stack is ``self.encoder.rnn``.
     """
 
     def __init__(self, config: LanguageModelConfig):
         super().__init__()
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
-        self.encoder = RecurrentStack(c.cell, c.embedding_size, c.hidden_size, num_layers=c.num_layers,
-                                      dropout=c.dropout, batch_first=True)
-        self.state_type = self.encoder.cells[0][0].state_type
+        self.encoder = SequenceEncoder(EncoderConfig(c.embedding_size, c.hidden_size, c.cell, c.num_layers,
+                                                     bidirectional=False, dropout=c.dropout))
+        self.state_type = self.encoder.rnn.cells[0][0].state_type
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
         if c.tie_weights:
@@ -130,7 +129,7 @@ class LanguageModel(nn.Module):
                                  "`condition` (which sets the initial state), not both.")
             state = self.initial_state(condition)
         lengths = lengths_tensor(lengths, ids.shape[0], ids.shape[1], ids.device)
-        outputs, state = self.encoder(self.embedding(ids), state, lengths=lengths)  # (B, T, H)
+        outputs, state = self.encoder(self.embedding(ids), lengths, state)  # (B, T, H)
         return self.head(self.dropout(outputs)), state  # (B, T, V)
 
     @torch.no_grad()
@@ -157,12 +156,14 @@ class LanguageModel(nn.Module):
                                  "because the model has no bos_id to start from, got None.")
             batch = batch_size if batch_size is not None else (condition.shape[0] if isinstance(condition, torch.Tensor) else 1)
             prompt = torch.full((check_positive_int(batch, "batch_size"), 1), c.bos_id, dtype=torch.long, device=device)
-        if isinstance(condition, torch.Tensor) and isinstance(prompt, torch.Tensor) and prompt.dim() == 2 \
-                and condition.dim() == 2 and condition.shape[0] != prompt.shape[0]:
+        prompt = check_token_ids(prompt, c.vocab_size, "prompt")
+        if prompt.dim() != 2:
+            raise ValueError(f"Received an invalid value for argument `prompt`: expected token ids of shape (B, P), got {describe(prompt)}.")
+        if isinstance(condition, torch.Tensor) and condition.dim() == 2 and condition.shape[0] != prompt.shape[0]:
             raise ValueError(f"Received an invalid value for argument `condition`: expected {prompt.shape[0]} rows "
                              f"(one per prompt), got {describe(condition)}.")
         logits, state = self(prompt, condition=condition)
-        tokens = [check_token_ids(prompt, c.vocab_size, "prompt")]
+        tokens = [prompt]
         finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=device)
         for step in range(max_new_tokens):
             nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)  # (B,)

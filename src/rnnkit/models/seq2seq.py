@@ -43,7 +43,7 @@ class Seq2SeqConfig(ModelConfig):
     cell: str = "lstm"
     num_layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.0
+    dropout: float = 0.0  # between stacked layers (encoder and decoder) and before the output layer
     attention: str = "bahdanau"
     attention_size: Optional[int] = None  # Bahdanau's tanh layer width; hidden_size by default
     pad_id: int = 0
