@@ -207,9 +207,9 @@ class Trainer:
         self._callbacks = CallbackList([self.history] + self.callbacks)
         start = 0
         if checkpoint_dir is not None:
-            from rnnkit.train.checkpoint import prepare_checkpoint_dir, resume_from
+            from rnnkit.train.resume import prepare_checkpoint_dir, resume_from
 
-            prepare_checkpoint_dir(checkpoint_dir)
+            prepare_checkpoint_dir(checkpoint_dir, resume)
             if resume:
                 start = resume_from(self, checkpoint_dir, epochs)
         if start >= epochs or self.stop_training:
@@ -235,7 +235,7 @@ class Trainer:
                 self._callbacks.on_epoch_end(self, epoch, logs)
                 self._bar.epoch_end(done, logs)
                 if checkpoint_dir is not None:
-                    from rnnkit.train.checkpoint import save_training_checkpoint
+                    from rnnkit.train.resume import save_training_checkpoint
 
                     save_training_checkpoint(self, checkpoint_dir, epoch)
                 if self.stop_training:
