@@ -78,7 +78,7 @@ def resume_from(trainer, checkpoint_dir, epochs: int) -> int:
     trainer.global_step = state["global_step"]
     trainer.history.history = {k: list(v) for k, v in state["history"]["history"].items()}
     trainer.history.epoch = list(state["history"]["epoch"])
-    trainer._callbacks.load_state_dicts([{}] + list(state["callbacks"]))
+    trainer._pending_callback_states = [{}] + list(state["callbacks"])  # applied after on_train_begin
     trainer.scheduler.load_state_dict(state["scheduler"])
     set_rng_states(state["rng"])
     trainer.stop_training = bool(state["stopped"])

@@ -205,6 +205,7 @@ class Trainer:
         self.stop_training, self.stop_reason = False, None
         self.history = History()
         self._callbacks = CallbackList([self.history] + self.callbacks)
+        self.resumed_from, self._pending_callback_states = None, None
         start = 0
         if checkpoint_dir is not None:
             from rnnkit.train.resume import prepare_checkpoint_dir, resume_from
@@ -216,6 +217,9 @@ class Trainer:
             return self.history
         with deterministic_mode(self.deterministic):
             self._callbacks.on_train_begin(self)
+            if self._pending_callback_states is not None:  # resumed: callbacks continue where they were
+                self._callbacks.load_state_dicts(self._pending_callback_states)
+                self._pending_callback_states = None
             for epoch in range(start, epochs):
                 self.epoch = epoch
                 if hasattr(train_data, "set_epoch"):
@@ -291,3 +295,5 @@ class Trainer:
 
     _checkpoint_dir = None
     _bar = None
+    _pending_callback_states = None
+    resumed_from = None
