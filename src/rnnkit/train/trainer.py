@@ -258,8 +258,12 @@ class Trainer:
             for batch in data:
                 inputs, targets = split_batch(batch)
                 inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-                outputs = self.forward_eval(inputs)
-                logs = {"loss": float(self.compute_loss(outputs, targets)), **self.compute_metrics(outputs, targets)}
+                if self.tbptt is not None:
+                    outputs, loss = self.tbptt.evaluate_batch(self, inputs, targets)
+                else:
+                    outputs = call_model(self.model, inputs)
+                    loss = float(self.compute_loss(outputs, targets))
+                logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
                 means.add(logs, batch_size_of(targets))
         finally:
             self.model.train(was_training)
