@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 from rnnkit.errors import check_positive_int, describe
@@ -300,6 +301,10 @@ class Trainer:
         ``(inputs, targets)`` from other loaders is split and its targets ignored)."""
         from rnnkit.train.loader import ArrayLoader
 
+        if isinstance(data_or_inputs, np.ndarray) or (isinstance(data_or_inputs, tuple) and data_or_inputs
+                                                      and all(isinstance(t, np.ndarray) for t in data_or_inputs)):
+            data_or_inputs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False).inputs
+            data_or_inputs = tuple(data_or_inputs) if len(data_or_inputs) > 1 else data_or_inputs[0]
         if isinstance(data_or_inputs, torch.Tensor) or (
                 isinstance(data_or_inputs, tuple) and data_or_inputs and all(isinstance(t, torch.Tensor) for t in data_or_inputs)):
             batches, pairs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False), False
