@@ -10,6 +10,8 @@ from rnnkit.train.losses import (BinaryCrossentropy, CategoricalCrossentropy, Me
                                  SparseCategoricalCrossentropy, get_loss)
 from rnnkit.train.metrics import Accuracy, get_metrics
 from rnnkit.train.optimizers import SGD, Adam, AdamW, RMSprop, get_optimizer
+from rnnkit.train.streams import StreamBatch, StreamLoader
+from rnnkit.train.tbptt import TBPTT
 from rnnkit.train.trainer import Trainer
 
 __all__ = [
@@ -18,4 +20,5 @@ __all__ = [
     "CheckpointError", "save_checkpoint", "load_checkpoint", "save_weights", "load_weights",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "MeanSquaredError",
     "MeanAbsoluteError", "get_loss", "Accuracy", "get_metrics", "Adam", "RMSprop", "SGD", "AdamW", "get_optimizer",
+    "TBPTT", "StreamLoader", "StreamBatch",
 ]

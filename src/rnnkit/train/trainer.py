@@ -161,10 +161,15 @@ class Trainer:
         clip_gradients(grads, self.clip_value, self.clip_norm, self.clip_norm_per_tensor)
         self.optimizer.step()
 
-    def train_batch(self, inputs, targets, epoch_step):
-        """One update on one batch; returns (loss value, detached outputs)."""
+    def train_batch(self, inputs, targets, epoch_step, reset=None):
+        """One update on one batch (several with tbptt); returns (loss value, detached outputs).
+        ``reset``: the (B,) mask of a stream batch; with tbptt its state carries over from the
+        previous batch, zeroed in the rows where a new sequence starts."""
         if self.tbptt is not None:
-            return self.tbptt.train_batch(self, inputs, targets, epoch_step)
+            state = self.tbptt.initial_state(self._stream_state, reset)
+            loss, outputs, final = self.tbptt.train_batch(self, inputs, targets, epoch_step, state)
+            self._stream_state = detach(final) if reset is not None else None
+            return loss, outputs
         self.optimizer.zero_grad(set_to_none=True)
         outputs = call_model(self.model, inputs)
         loss = self.compute_loss(outputs, targets)
@@ -173,7 +178,7 @@ class Trainer:
 
     def forward_eval(self, inputs):
         if self.tbptt is not None:
-            return self.tbptt.predict_batch(self, inputs)
+            return self.tbptt.predict_batch(self, inputs)[0]
         return call_model(self.model, inputs)
 
     # ---- epochs -------------------------------------------------------------------------------
@@ -182,11 +187,11 @@ class Trainer:
         means = WeightedMeans()
         bar = ProgressBar(self.progress, self.progress_stream)
         bar.epoch_begin(self.epoch, epochs, len(data) if hasattr(data, "__len__") else None)
-        done = 0
+        done, self._stream_state = 0, None
         for done, batch in enumerate(data, start=1):
             inputs, targets = split_batch(batch)
             inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-            loss, outputs = self.train_batch(inputs, targets, done)
+            loss, outputs = self.train_batch(inputs, targets, done, getattr(batch, "reset", None))
             self.global_step += 1
             logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
             means.add(logs, batch_size_of(targets))
@@ -276,13 +281,15 @@ class Trainer:
         """Mean loss and metrics over ``data`` (batches of (inputs, targets)), weighted by batch size."""
         was_training = self.model.training
         self.model.eval()
-        means = WeightedMeans()
+        means, carried = WeightedMeans(), None
         try:
             for batch in data:
                 inputs, targets = split_batch(batch)
                 inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
                 if self.tbptt is not None:
-                    outputs, loss = self.tbptt.evaluate_batch(self, inputs, targets)
+                    reset = getattr(batch, "reset", None)
+                    state = self.tbptt.initial_state(carried, reset)
+                    outputs, loss, carried = self.tbptt.evaluate_batch(self, inputs, targets, state)
                 else:
                     outputs = call_model(self.model, inputs)
                     loss = float(self.compute_loss(outputs, targets))
@@ -327,4 +334,5 @@ class Trainer:
     _checkpoint_dir = None
     _bar = None
     _pending_callback_states = None
+    _stream_state = None
     resumed_from = None
