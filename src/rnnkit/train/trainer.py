@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import torch
 
 from rnnkit.errors import check_positive_int, describe
-from rnnkit.train.batches import (WeightedMeans, batch_size_of, call_model, concat_outputs, detach, split_batch,
-                                  to_device)
+from rnnkit.train.batches import WeightedMeans, batch_size_of, call_model, detach, split_batch, to_device
 from rnnkit.train.callbacks.base import CallbackList, History
 from rnnkit.train.determinism import deterministic_mode, seed_everything
 from rnnkit.train.gradients import NonFiniteError, clip_gradients, global_norm, grads_of
+from rnnkit.train.inference import evaluate, predict
 from rnnkit.train.losses import get_loss
 from rnnkit.train.metrics import get_metrics
 from rnnkit.train.optimizers import _check_clip, get_optimizer
@@ -276,60 +275,15 @@ class Trainer:
         return state
 
     # ---- evaluation and prediction ------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, data) -> dict:
         """Mean loss and metrics over ``data`` (batches of (inputs, targets)), weighted by batch size."""
-        was_training = self.model.training
-        self.model.eval()
-        means, carried = WeightedMeans(), None
-        try:
-            for batch in data:
-                inputs, targets = split_batch(batch)
-                inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-                if self.tbptt is not None:
-                    reset = getattr(batch, "reset", None)
-                    state = self.tbptt.initial_state(carried, reset)
-                    outputs, loss, carried = self.tbptt.evaluate_batch(self, inputs, targets, state)
-                else:
-                    outputs = call_model(self.model, inputs)
-                    loss = float(self.compute_loss(outputs, targets))
-                logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
-                means.add(logs, batch_size_of(targets))
-        finally:
-            self.model.train(was_training)
-        if means.count == 0:
-            raise ValueError("Received empty data in `evaluate`: expected at least one batch.")
-        return means.means()
+        return evaluate(self, data)
 
-    @torch.no_grad()
     def predict(self, data_or_inputs, batch_size: int = 32):
-        """Model outputs for a tensor / tuple of tensors (batched by ``batch_size``) or for an
-        iterable of batches (an ``ArrayLoader`` without targets yields inputs; a pair
+        """Model outputs for a tensor, numpy array or tuple of them (batched by ``batch_size``), or
+        for an iterable of batches (an ``ArrayLoader`` without targets yields inputs; a pair
         ``(inputs, targets)`` from other loaders is split and its targets ignored)."""
-        from rnnkit.train.loader import ArrayLoader
-
-        if isinstance(data_or_inputs, np.ndarray) or (isinstance(data_or_inputs, tuple) and data_or_inputs
-                                                      and all(isinstance(t, np.ndarray) for t in data_or_inputs)):
-            data_or_inputs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False).inputs
-            data_or_inputs = tuple(data_or_inputs) if len(data_or_inputs) > 1 else data_or_inputs[0]
-        if isinstance(data_or_inputs, torch.Tensor) or (
-                isinstance(data_or_inputs, tuple) and data_or_inputs and all(isinstance(t, torch.Tensor) for t in data_or_inputs)):
-            batches, pairs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False), False
-        else:
-            batches = data_or_inputs
-            pairs = not (isinstance(batches, ArrayLoader) and batches.targets is None)
-        was_training = self.model.training
-        self.model.eval()
-        chunks = []
-        try:
-            for batch in batches:
-                inputs = batch[0] if pairs and isinstance(batch, (tuple, list)) and len(batch) == 2 else batch
-                chunks.append(detach(self.forward_eval(to_device(inputs, self.device))))
-        finally:
-            self.model.train(was_training)
-        if not chunks:
-            raise ValueError("Received empty data in `predict`: expected at least one batch.")
-        return concat_outputs(chunks)
+        return predict(self, data_or_inputs, batch_size)
 
     _checkpoint_dir = None
     _bar = None
