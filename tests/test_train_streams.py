@@ -82,3 +82,21 @@ def test_bad_stream_arguments():
         StreamLoader(np.zeros((4, 1)), np.zeros((4, 1)), batch_size=2, chunk=0)
     with pytest.raises(ValueError, match="argument `recompute`"):
         TBPTT(4, 4, recompute=0)
+
+
+def test_metrics_see_valid_steps_only():
+    class Zero(StatefulTagger):  # predicts class 0 everywhere: right only where the label is 0
+        def forward(self, x, lengths=None, state=None):
+            out, state = super().forward(x, lengths, state)
+            return torch.zeros_like(out) + torch.tensor([1.0, 0.0]), state
+
+    x = torch.randn(2, 6, 3)
+    labels = torch.ones(2, 6, dtype=torch.int64)  # every valid step is class 1; padding is 0
+    trainer = Trainer(Zero(), loss="sparse_categorical_crossentropy", metrics=["accuracy"], tbptt=(6, 6), progress=False)
+    result = trainer.evaluate(ArrayLoader((x, torch.tensor([6, 2])), labels, shuffle=False))
+    assert result["accuracy"] == 0.0  # padded steps, which would count as right, are left out
+    with pytest.raises(ValueError, match="Stream batches are batch-first"):
+        import rnnkit
+
+        Trainer(rnnkit.GRU(1, 1), tbptt=(2, 2), progress=False).fit(
+            StreamLoader([np.zeros((4, 1), np.float32)], [np.zeros((4, 1), np.float32)], batch_size=1, chunk=2), epochs=1)

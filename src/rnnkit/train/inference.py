@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnkit.train.batches import WeightedMeans, batch_size_of, call_model, concat_outputs, detach, split_batch, to_device
+from rnnkit.train.batches import WeightedMeans, call_model, concat_outputs, detach, split_batch, to_device
 from rnnkit.train.loader import ArrayLoader
 
 
@@ -27,8 +27,8 @@ def evaluate(trainer, data) -> dict:
             else:
                 outputs = call_model(trainer.model, inputs)
                 loss = float(trainer.compute_loss(outputs, targets))
-            logs = {"loss": loss, **trainer.compute_metrics(outputs, targets)}
-            means.add(logs, batch_size_of(targets))
+            logs, weight = trainer.batch_logs(loss, inputs, outputs, targets)
+            means.add(logs, weight)
     finally:
         trainer.model.train(was_training)
     if means.count == 0:

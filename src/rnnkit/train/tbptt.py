@@ -110,13 +110,35 @@ class TBPTT:
             raise ValueError("tbptt supports models with one output and one target tensor, got a tuple of targets.")
         return items, lengths, time_dim
 
+    def valid_view(self, inputs, outputs, targets):
+        """(outputs, targets, weight) for metrics: with lengths and per-step targets, the valid
+        steps only, flattened to (N, ...), weighted by N; otherwise unchanged, weighted by B."""
+        items, lengths, time_dim = self._layout(inputs, targets)
+        steps = items[0].shape[time_dim]
+        per_step = self.targets_per_step
+        if per_step is None:
+            per_step = targets.dim() > time_dim and targets.shape[time_dim] == steps
+        if not per_step:
+            return outputs, targets, int(targets.shape[0])  # sequence-level targets: (B, ...)
+        if lengths is None:
+            return outputs, targets, int(targets.shape[1 if time_dim == 0 else 0])
+        valid = (torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)).to(outputs.device)
+        out_bt = outputs.movedim(time_dim, 1) if time_dim != 1 else outputs
+        tgt_bt = targets.movedim(time_dim, 1) if time_dim != 1 else targets
+        return out_bt[valid], tgt_bt[valid], int(valid.sum())
+
     # ---- streams ----------------------------------------------------------------------------
     def initial_state(self, carried, reset):
         """The state a batch starts from: zero (None) for ordinary batches; for a stream batch
         (``reset`` is a (B,) bool mask) the previous batch's final state, zeroed in reset rows."""
-        if reset is None or carried is None:
+        if reset is None:
             return None
         adapter = self.__dict__["_adapter"]
+        if (self.time_dim if self.time_dim is not None else (1 if adapter.batch_first else 0)) != 1:
+            raise ValueError("Stream batches are batch-first (B, chunk, ...), but tbptt reads time on axis 0 here: use "
+                             "a batch_first=True model or TBPTT(..., time_dim=1).")
+        if carried is None:
+            return None
         reset = torch.as_tensor(reset, dtype=torch.bool)
 
         def zero_rows(tensor):

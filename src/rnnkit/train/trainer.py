@@ -132,6 +132,15 @@ class Trainer:
                 values[name] = float(fn(outputs, targets))
         return values
 
+    def batch_logs(self, loss, inputs, outputs, targets):
+        """(logs, weight) of one batch: the loss and metrics, weighted by its number of samples;
+        with tbptt and lengths, metrics see valid steps only and the weight is their count."""
+        if self.tbptt is not None:
+            outputs, targets, weight = self.tbptt.valid_view(inputs, outputs, targets)
+        else:
+            weight = batch_size_of(targets)
+        return {"loss": loss, **self.compute_metrics(outputs, targets)}, weight
+
     def _nonfinite(self, what, epoch_step):
         kept = ""
         if self._checkpoint_dir is not None:
@@ -192,8 +201,8 @@ class Trainer:
             inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
             loss, outputs = self.train_batch(inputs, targets, done, getattr(batch, "reset", None))
             self.global_step += 1
-            logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
-            means.add(logs, batch_size_of(targets))
+            logs, weight = self.batch_logs(loss, inputs, outputs, targets)
+            means.add(logs, weight)
             self.scheduler.after_batch()
             self._callbacks.on_batch_end(self, self.global_step, logs)
             bar.update(done, means.means())
