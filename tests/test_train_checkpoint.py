@@ -62,7 +62,7 @@ def test_package_never_unpickles():
 def test_kill_with_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     epochs = 6
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
-    process = subprocess.Popen([sys.executable, str(TESTS / "train_resume_script.py"), str(tmp_path), str(epochs), "0.05"],
+    process = subprocess.Popen([sys.executable, str(TESTS / "train_resume_script.py"), str(tmp_path), str(epochs), "0.2"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
