@@ -17,17 +17,13 @@ import inspect
 import torch
 from torch import nn
 
+from rnnkit.cells.base import RecurrentCell
 from rnnkit.errors import describe
+from rnnkit.layers.stack import RecurrentLayerBase
 from rnnkit.train.batches import call_model
 
-_RECURRENT_TYPES: tuple = (nn.RNNBase,)
-try:  # rnnkit's own layers and cells
-    from rnnkit.cells.base import RecurrentCell
-    from rnnkit.layers.stack import RecurrentLayerBase
-
-    _RECURRENT_TYPES = (nn.RNNBase, RecurrentLayerBase, RecurrentCell, nn.RNNCellBase)
-except ImportError:  # pragma: no cover
-    pass
+# layers first (used directly as models), then cells (a model built on them is recurrent)
+_RECURRENT_TYPES = (nn.RNNBase, RecurrentLayerBase, RecurrentCell, nn.RNNCellBase)
 
 
 def map_state(fn, state, *others):
