@@ -108,13 +108,18 @@ def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *,
 
 
 # ---- whole layers: the vendor kernel --------------------------------------------------------
+SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
+
+
 def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     """The ``auto`` rule between torch's kernel and ours for a configuration both can run.
 
-    Backed by benchmarks/speed.md (CPU, one thread): for a training step (gradients needed)
-    the fused kernel is faster than torch's on GRU and RNN at every point of the grid and level
-    with it on LSTM; for inference oneDNN's LSTM and GRU are faster than ours. So ``auto``
-    picks the fused kernel for GRU and RNN training on CPU, and torch's kernel otherwise.
+    Backed by benchmarks/speed.md (CPU, one thread):
+    - a training step of GRU and RNN is faster on the fused kernel at every point measured
+      (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
+    - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
+      while below that (and for very short sequences, where oneDNN's per-call setup dominates)
+      the fused kernel's lower per-step overhead wins.
     Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
     GRU, other activations) always run on ``fused``.
     """
@@ -122,7 +127,10 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
         return True
     family = layer.cell_grid()[0][0].family
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters()))
-    return not (needs_grad and family in ("gru", "rnn"))
+    if needs_grad and family in ("gru", "rnn"):
+        return False
+    small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
+    return not small
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
@@ -152,9 +160,8 @@ def auto_fused_reason(cell) -> str:
         return "auto: torch's kernel cannot compute this cell; the fused kernel serves it"
     if getattr(cell, "recurrent_dropout", 0.0):
         return "auto: recurrent dropout has no torch kernel; the fused kernel serves it"
-    if family in ("gru", "rnn"):
-        return "auto: a training step of this cell is faster on the fused kernel (benchmarks/speed.md)"
-    return "auto: torch's kernel runs whole rnnkit.LSTM/GRU/RNN layers only; the fused kernel serves this cell"
+    return ("auto: torch's kernel could compute this cell, but the auto rule (auto_prefers_vendor, backed by "
+            "benchmarks/speed.md) prefers the fused kernel here, or the cell runs outside an rnnkit.LSTM/GRU/RNN layer")
 
 
 def run_layer(layer, x: torch.Tensor, states, lengths, *, backend: str, training: bool, record: bool, strict: bool):
