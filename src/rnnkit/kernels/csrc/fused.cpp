@@ -23,6 +23,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -33,6 +34,11 @@ void sgemm_(const char*, const char*, const int*, const int*, const int*, const 
             const float*, const int*, const float*, float*, const int*) __attribute__((weak));
 void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*, const int*,
             const double*, const int*, const double*, double*, const int*) __attribute__((weak));
+// MKL's packed GEMM (float32): the weight is reordered once per sequence, not once per step.
+size_t cblas_sgemm_pack_get_size(int, int, int, int) __attribute__((weak));
+void cblas_sgemm_pack(int, int, int, int, int, int, float, const float*, int, float*) __attribute__((weak));
+void cblas_sgemm_compute(int, int, int, int, int, int, const float*, int, const float*, int, float, float*, int)
+    __attribute__((weak));
 }
 
 namespace {
@@ -84,6 +90,36 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const S* A, int64_t
   Tensor c = at::from_blob(C, {M, N}, {ldc, 1}, opts);
   if (beta == S(0)) c.copy_(at::mm(a, b)); else c.addmm_(a, b, 1, beta);
 }
+
+// The right operand op(W) (K x N, row-major W) of many products C (M x N) = beta C + A op(W)
+// made with the same W: packed once where MKL's packed GEMM is available (float32).
+template <typename S> struct RightOperand {
+  enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162 };
+  const S* w; int64_t ld; bool trans; int64_t M, N, K;
+  Tensor packed;
+  RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_)
+      : w(w_), ld(ld_), trans(trans_), M(M_), N(N_), K(K_) {
+    if constexpr (std::is_same_v<S, float>) {
+      static const bool enabled = std::getenv("RNNKIT_NO_PACKED_GEMM") == nullptr;
+      if (enabled && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
+        const size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, int(M), int(N), int(K));
+        packed = at::empty({int64_t(bytes / sizeof(float)) + 16}, at::kFloat);
+        cblas_sgemm_pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, int(M), int(N), int(K), 1.0f, w, int(ld),
+                         packed.data_ptr<float>());
+      }
+    }
+  }
+  void mm(const S* A, int64_t lda, S beta, S* C, int64_t ldc) const {
+    if constexpr (std::is_same_v<S, float>) {
+      if (packed.defined()) {
+        cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, int(M), int(N), int(K), A, int(lda), packed.data_ptr<float>(),
+                            int(std::max(N, K)), beta, C, int(ldc));
+        return;
+      }
+    }
+    gemm<S>(false, trans, M, N, K, A, lda, w, ld, beta, C, ldc);
+  }
+};
 
 // h_{t-1} as it enters the recurrent matrix multiply: h (B*H) times the dropout mask, into buf.
 template <typename S> inline const S* recurrent_input(const S* h, const S* dmask, S* buf, int64_t n) {
@@ -166,12 +202,13 @@ std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor
     const S *LG = ptr<S>(ln_g), *CG = ptr<S>(lnc_g), *CB = ptr<S>(lnc_b);
     S *RH = ln ? rhat.data_ptr<S>() : nullptr, *RS = ln ? rstd.data_ptr<S>() : nullptr;
     S *CH = ln ? chat.data_ptr<S>() : nullptr, *CSD = ln ? cstd.data_ptr<S>() : nullptr;
+    const RightOperand<S> Wt(W, H, true, B, G, H);
     for (int64_t t = 0; t < T; ++t) {
       const S* xt = X + t * B * G;
       const S* hp = HS + t * B * H; const S* cp = CS + t * B * H;
       S* hn = HS + (t + 1) * B * H; S* cn = CS + (t + 1) * B * H;
       if (!ln) std::memcpy(P, xt, sizeof(S) * B * G);
-      gemm<S>(false, true, B, G, H, recurrent_input(hp, D, HB, B * H), H, W, H, ln ? S(0) : S(1), P, G);
+      Wt.mm(recurrent_input(hp, D, HB, B * H), H, ln ? S(0) : S(1), P, G);
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
         S* a = P + b * G; S* gr = GT + (t * B + b) * G; S* o_row = O + (t * B + b) * H;
@@ -235,6 +272,7 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out, const Tensor& grad_h, 
     S *DX = dx.data_ptr<S>(), *DR = dr.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DC = dc.data_ptr<S>();
     S *DY = ln ? dyc.data_ptr<S>() : nullptr, *DHIN = dhin.data_ptr<S>();
     std::vector<S> dcn_ln(ln ? H : 0), scratch(ln ? G : 0);
+    const RightOperand<S> Wb(W, H, false, B, H, G);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
@@ -287,10 +325,10 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out, const Tensor& grad_h, 
       }
       const S* drt = DR + t * B * G;
       if (D) {
-        gemm<S>(false, false, B, H, G, drt, G, W, H, S(0), DHIN, H);
+        Wb.mm(drt, G, S(0), DHIN, H);
         for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
       } else {
-        gemm<S>(false, false, B, H, G, drt, G, W, H, S(1), DH, H);
+        Wb.mm(drt, G, S(1), DH, H);
       }
     }
   });
@@ -320,12 +358,13 @@ std::vector<Tensor> gru_forward(const Tensor& x, const Tensor& h0, const Tensor&
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask), *BH = ptr<S>(b_hh);
     S *HS = hs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>(), *HH = hh.data_ptr<S>();
     S* HB = hbuf.data_ptr<S>();
+    const RightOperand<S> Wt(W, H, true, B, G, H);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       for (int64_t b = 0; b < B; ++b) {
         if (BH) std::memcpy(HH + b * G, BH, sizeof(S) * G); else std::memset(HH + b * G, 0, sizeof(S) * G);
       }
-      gemm<S>(false, true, B, G, H, recurrent_input(hp, D, HB, B * H), H, W, H, S(1), HH, G);
+      Wt.mm(recurrent_input(hp, D, HB, B * H), H, S(1), HH, G);
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
         const int64_t row = t * B + b;
@@ -363,6 +402,7 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
     const S *GO = grad_out.data_ptr<S>(), *GT = gates.data_ptr<S>(), *HS = hs.data_ptr<S>(), *W = w.data_ptr<S>();
     const S* D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DHH = dhh.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
+    const RightOperand<S> Wb(W, H, false, B, H, G);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
@@ -388,10 +428,10 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
       }
       const S* dht = DHH + t * B * G;
       if (D) {
-        gemm<S>(false, false, B, H, G, dht, G, W, H, S(0), DHIN, H);
+        Wb.mm(dht, G, S(0), DHIN, H);
         for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
       } else {
-        gemm<S>(false, false, B, H, G, dht, G, W, H, S(1), DH, H);
+        Wb.mm(dht, G, S(1), DH, H);
       }
     }
   });
@@ -416,11 +456,12 @@ std::vector<Tensor> gru_nr_forward(const Tensor& x, const Tensor& h0, const Tens
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *HS = hs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>(), *RH = rh.data_ptr<S>();
     S *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
+    const RightOperand<S> Wrz(W, H, true, B, 2 * H, H), Wn(W + 2 * H * H, H, true, B, H, H);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       std::memcpy(P, X + t * B * G, sizeof(S) * B * G);
       const S* hin = recurrent_input(hp, D, HB, B * H);
-      gemm<S>(false, true, B, 2 * H, H, hin, H, W, H, S(1), P, G);  // P[:, :2H] += h_in W_rz^T
+      Wrz.mm(hin, H, S(1), P, G);  // P[:, :2H] += h_in W_rz^T
       S* rht = RH + t * B * H;
       for (int64_t b = 0; b < B; ++b) {
         const S* __restrict p = P + b * G; S* __restrict gr = GT + (t * B + b) * G;
@@ -431,7 +472,7 @@ std::vector<Tensor> gru_nr_forward(const Tensor& x, const Tensor& h0, const Tens
           rr[j] = r * hr[j];
         }
       }
-      gemm<S>(false, true, B, H, H, rht, H, W + 2 * H * H, H, S(1), P + 2 * H, G);  // P[:, 2H:] += rh W_n^T
+      Wn.mm(rht, H, S(1), P + 2 * H, G);  // P[:, 2H:] += rh W_n^T
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
         const int64_t row = t * B + b;
@@ -469,6 +510,7 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
     const S* D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DRH = drh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
     S* HB = hbuf.data_ptr<S>();
+    const RightOperand<S> Wrz(W, H, false, B, H, 2 * H), Wn(W + 2 * H * H, H, false, B, H, H);
     for (int64_t t = T - 1; t >= 0; --t) {
       // pass 1: through h = (1 - z) n + z h_prev; dh keeps dh_prev's direct part
       for (int64_t b = 0; b < B; ++b) {
@@ -487,7 +529,7 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
         }
       }
       S* dxt = DX + t * B * G;
-      gemm<S>(false, false, B, H, H, dxt + 2 * H, G, W + 2 * H * H, H, S(0), DRH, H);  // d(r * h_in)
+      Wn.mm(dxt + 2 * H, G, S(0), DRH, H);  // d(r * h_in)
       const S* hin = recurrent_input(HS + t * B * H, D, HB, B * H);
       // pass 2: through rh = r * h_in
       for (int64_t b = 0; b < B; ++b) {
@@ -500,7 +542,7 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
           di[j] = drr[j] * r;
         }
       }
-      gemm<S>(false, false, B, H, 2 * H, dxt, G, W, H, S(1), DHIN, H);
+      Wrz.mm(dxt, G, S(1), DHIN, H);
       if (D) { for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k]; }
       else { for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k]; }
     }
@@ -525,10 +567,11 @@ std::vector<Tensor> rnn_forward(const Tensor& x, const Tensor& h0, const Tensor&
     using S = scalar_t;
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *HS = hs.data_ptr<S>(), *O = out.data_ptr<S>(), *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
+    const RightOperand<S> Wt(W, H, true, B, H, H);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       std::memcpy(P, X + t * B * H, sizeof(S) * B * H);
-      gemm<S>(false, true, B, H, H, recurrent_input(hp, D, HB, B * H), H, W, H, S(1), P, H);
+      Wt.mm(recurrent_input(hp, D, HB, B * H), H, S(1), P, H);
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
         const S* __restrict p = P + b * H; S* __restrict hnr = hn + b * H;
@@ -557,6 +600,7 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
     using S = scalar_t;
     const S *GO = grad_out.data_ptr<S>(), *HS = hs.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
+    const RightOperand<S> Wb(W, H, false, B, H, H);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
@@ -573,10 +617,10 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
       }
       const S* dxt = DX + t * B * H;
       if (D) {
-        gemm<S>(false, false, B, H, H, dxt, H, W, H, S(0), DHIN, H);
+        Wb.mm(dxt, H, S(0), DHIN, H);
         for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
       } else {
-        gemm<S>(false, false, B, H, H, dxt, H, W, H, S(1), DH, H);
+        Wb.mm(dxt, H, S(1), DH, H);
       }
     }
   });
@@ -585,6 +629,7 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
 }
 
 bool uses_direct_blas() { return sgemm_ != nullptr && dgemm_ != nullptr; }
+bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_compute != nullptr; }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward);
@@ -596,4 +641,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_forward", &rnn_forward);
   m.def("rnn_backward", &rnn_backward);
   m.def("uses_direct_blas", &uses_direct_blas);
+  m.def("uses_packed_gemm", &uses_packed_gemm);
 }
