@@ -85,3 +85,19 @@ def test_differencing_is_undone_exactly():
     history = differenced(z[:45], [1, 12])
     future = differenced(z, [1, 12])[-1][-15:]  # the last level's values over the 15 future steps
     np.testing.assert_allclose(integrated(history[:-1], future, [1, 12]), z[45:], atol=1e-12)
+
+
+def test_datasets_command_lists_builtins_with_their_task(capsys):
+    from rnnkit.cli.main import main
+
+    assert main(["datasets"]) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert rows["JapaneseVowels"] == "classify" and rows["airline"] == "forecast" and rows["dates"] == "translate"
+
+
+def test_help_and_version_exit_zero(capsys):
+    from rnnkit.cli.main import main
+
+    assert main(["--version"]) == 0 and "rnnkit" in capsys.readouterr().out
+    assert main(["train", "--help"]) == 0 and "--bidirectional" in capsys.readouterr().out
+    assert main([]) == 2 and "COMMAND" in capsys.readouterr().err
