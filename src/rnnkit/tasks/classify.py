@@ -115,7 +115,8 @@ class ClassifyTask(Task):
         else:
             vocab = Vocab.build(tokenize(t) for t in train_texts)
             classes = sorted_classes(train_labels)
-        new_state = {"kind": "text", "classes": classes, "vocab": vocab.to_dict(), "tokenizer": options.tokenizer}
+        new_state = {"kind": "text", "classes": classes, "vocab": vocab.to_dict(), "tokenizer": options.tokenizer,
+                     "text_column": options.text_column}
         model_config = self._model_config(config, options, len(classes), vocab_size=len(vocab))
         test = Split(encode_texts(test_texts, vocab, tokenize), torch.tensor(label_ids(test_labels, classes, "test")))
         if state:
@@ -172,7 +173,7 @@ class ClassifyTask(Task):
         if state["kind"] == "text":
             from rnnkit.data.vocab import Vocab, get_tokenizer
 
-            texts = read_text_inputs(path)
+            texts = read_text_inputs(path, text_column=state.get("text_column", "text"))
             return texts, encode_texts(texts, Vocab.from_dict(state["vocab"]), get_tokenizer(state["tokenizer"]))
         series = read_series_lines(path, channels=state["channels"])
         mean, std = np.asarray(state["mean"]), np.asarray(state["std"])
