@@ -119,7 +119,7 @@ def naive_baseline(name: str, season: int, metric: str, *, seasonal: bool) -> fl
     return forecast_metrics(test, forecast, train, season)[metric]
 
 
-def char_kind_sentences(path: Path, chunk: int = 400):
+def char_kind_sentences(path: Path, chunk: int = 200):
     """(characters, tags) chunks of one source file; tags from `tokenize`: code, comment, string."""
     import io
     import tokenize
@@ -148,7 +148,7 @@ def char_kind_sentences(path: Path, chunk: int = 400):
 
 def tag_args(max_chars: int = 300_000):
     """CoNLL files of character tags: whole files held out (every 10th file) as the test set."""
-    out = WORK / "stdlib_tag"
+    out = WORK / "stdlib_tag200"
     train, test = out / "train.conll", out / "test.conll"
     if not train.exists():
         out.mkdir(parents=True, exist_ok=True)
@@ -184,11 +184,11 @@ ROWS = [
                              lambda: naive_baseline("sunspots", 1, "mase", seasonal=False))}),
     Row("dates", "translate", ["--dataset", "dates"], "exact_match", (">=", 99.5),
         "generated date-format pairs, 2,000 held-out dates", scale=100, unit="%"),
-    Row("stdlib-lm", "lm", [], "bits_per_char", ("<", "xz -9"),
+    Row("stdlib-lm", "lm", ["--epochs", "20"], "bits_per_char", ("<", "xz -9"),
         "xz -9 (lzma preset 9) on the same held-out files", data=lm_args, baseline=xz_bits_per_char),
     Row("stdlib-tag", "tag", [], "accuracy", (">=", 99.5),
         "characters of stdlib source as code/comment/string, truth from `tokenize`", scale=100, unit="%",
-        data=tag_args, extra={"args": ["--bidirectional"]}),
+        data=tag_args, extra={"args": ["--epochs", "20"]}),
 ]
 BY_NAME = {row.name: row for row in ROWS}
 

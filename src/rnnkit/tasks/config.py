@@ -134,7 +134,8 @@ def resolve(task: str, *, file_values: Optional[Mapping] = None, cli_values: Opt
             task_defaults=None) -> RunConfig:
     """Merge defaults, the TOML file and command-line values into one checked RunConfig.
 
-    ``task_defaults(dataset) -> dict`` gives the task's defaults for a built-in dataset.
+    ``task_defaults(dataset) -> dict`` gives the task's defaults for a built-in dataset, or for
+    a user's file when ``dataset`` is None.
     """
     file_values = dict(file_values or {})
     cli_values = dict(cli_values or {})
@@ -159,7 +160,7 @@ def resolve(task: str, *, file_values: Optional[Mapping] = None, cli_values: Opt
         for key in ("dataset", "data"):
             if key not in cli_values:
                 merged.pop(key, None)
-    defaults = dict(task_defaults(merged.get("dataset")) if task_defaults and merged.get("dataset") else {})
+    defaults = dict(task_defaults(merged.get("dataset")) if task_defaults else {})  # dataset None: a user file
     options = {**dict(defaults.pop("options", {})), **dict(file_values.pop("options", {}) or {}), **file_options, **cli_options}
     merged.pop("options", None)
     values = {**defaults, **merged, "task": task, "options": options}
