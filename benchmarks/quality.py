@@ -246,6 +246,24 @@ first-pass runs:
 3. Forecasting can difference the series (`-o difference=[12]`) and integrate the forecasts
    back; airline now models the log series' seasonal difference (yearly growth), which stays
    inside the range seen in training, where the first pass had to extrapolate the level.
+
+The language-model and tagging rows first ran (seed 0 only) without the task defaults, which
+then applied to built-in datasets only: hidden size 64, learning rate 1e-3, 10 epochs, tagging
+in chunks of 400 characters. Their validation loss was still falling at the last epoch, so
+the task defaults now apply to user files too and these rows train for 20 epochs (tagging in
+chunks of 200 characters). First tries on the test part: stdlib-lm 3.212 bits per character
+(xz -9: 2.001), stdlib-tag 90.64% character accuracy.
+
+## Reading the forecasting rows
+
+Both forecasts start at the end of the training part and cover the whole held-out part without
+seeing any of it (36 months for airline, 30 years for sunspots), as in sktime's tutorial. The
+seasonal-naive forecast computed here on the same split reproduces the tutorial's 13.19% MAPE,
+so the split and the metric match. `mase` is the standard MASE: the mean absolute error over
+the held-out part divided by the in-sample one-step (seasonal, m = 12 for airline, m = 1 for
+sunspots) naive error. A 30-step-ahead forecast rarely gets under the one-step naive error;
+against the naive *forecast* over the same 30 years (last value repeated, MASE 2.806) the
+model's error is lower by the ratio measured / 2.806.
 """
 
 
