@@ -286,7 +286,10 @@ def render(results: dict) -> str:
     lines = ["# Quality benchmark (issue 5)", "",
              "Produced by `benchmarks/quality.py` (raw numbers in `quality.json`). Each row trains with "
              "`rnnkit train` and reads the test metric from the run's `metrics.json`; mean ± standard deviation "
-             "over the seeds that ran. Measured on a 2-core CPU machine shared with other jobs.", "",
+             "over the seeds that ran. Measured on a 2-core CPU machine shared with other jobs (the seconds below "
+             "include waiting for the CPU). stdlib-lm and stdlib-tag read data this script generates from the "
+             "Python 3.11 standard library: the top-level modules of 2-30 kB in name order up to ~400 kB (lm) or "
+             "~300 kB (tag); every 10th file is held out whole as the test set.", "",
              "| benchmark | metric | target | measured (mean ± sd) | seeds | per seed | status | published / baseline |",
              "|---|---|---|---|---|---|---|---|"]
     commands = []
