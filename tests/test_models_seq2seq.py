@@ -104,6 +104,13 @@ def test_decoded_scores_are_the_models_log_probabilities(attention):
             assert not torch.any(row[:n - 1] == 2)  # the end token only ever comes last
 
 
+def test_float64_models_decode_in_float64():
+    model = make("luong-general", "gru").double()
+    for decoded in (model.greedy_decode(SOURCE, LENGTHS, max_length=5), model.beam_search(SOURCE, LENGTHS, beam_size=2, max_length=5)):
+        assert decoded.scores.dtype == torch.float64 and decoded.attention.dtype == torch.float64
+        torch.testing.assert_close(decoded.scores, model.score(SOURCE, decoded.tokens, LENGTHS))
+
+
 def test_batched_beam_search_equals_one_sample_at_a_time():
     model = make("luong-general", "gru")
     batched = model.beam_search(SOURCE, LENGTHS, beam_size=3, max_length=6)
