@@ -1,0 +1,2 @@
+def load_keras_weights(model, path):
+    raise NotImplementedError
