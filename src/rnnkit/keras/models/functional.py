@@ -35,14 +35,7 @@ class Functional(Model):
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model inputs must come from Input(...); {t!r} is the output of layer {t.node.layer.name!r}.")
         self._nodes = self._topological_nodes()
-        layers, seen = [], set()
-        for t in self._graph_inputs:
-            layers.append(t.node.layer)
-            seen.add(id(t.node.layer))
-        for node in self._nodes:
-            if id(node.layer) not in seen:
-                seen.add(id(node.layer))
-                layers.append(node.layer)
+        layers = self._keras_layer_order()
         self.graph_layers = nn.ModuleList(layers)
         self.built = True
 
@@ -73,6 +66,40 @@ class Functional(Model):
         for t in self._graph_outputs:
             visit(t)
         return order
+
+    def _keras_layer_order(self):
+        """Layers in Keras' order: by depth from the outputs (deepest first), ties in the order of
+        a depth-first walk from the outputs. Keras keys weight files by this order."""
+        walk = [t.node for t in self._graph_inputs if t.node not in self._nodes]
+        order = []
+        seen = set()
+
+        def visit(node):
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for t in node.input_tensors():
+                visit(t.node)
+            order.append(node)
+
+        for t in self._graph_outputs:
+            visit(t.node)
+        for node in walk:
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+        node_depth, layer_depth = {}, {}
+        for node in reversed(order):
+            depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = depth
+            node_depth[id(node)] = depth
+            for t in node.input_tensors():
+                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+        index = {}
+        for node in order:
+            index.setdefault(id(node.layer), (len(index), node.layer))
+        ranked = sorted(index.values(), key=lambda item: (-layer_depth[id(item[1])], item[0]))
+        return [layer for _, layer in ranked]
 
     @property
     def layers(self):
