@@ -33,7 +33,7 @@ def _as_arrays(value, argument):
         value = list(value.values())
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], (np.ndarray, torch.Tensor)):
         return [_as_arrays(v, argument) for v in value]
-    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(value))
     return tensor.float() if tensor.dtype == torch.float64 else tensor
 
 

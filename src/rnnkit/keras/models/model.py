@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import torch
 
 from rnnkit.keras.engine import Layer, KerasTensor, flatten
@@ -119,5 +120,5 @@ def _to_tensors(value):
         return [_to_tensors(v) for v in value]
     if isinstance(value, torch.Tensor):
         return value.float() if value.dtype == torch.float64 else value
-    tensor = torch.as_tensor(value)
+    tensor = torch.as_tensor(np.ascontiguousarray(value))
     return tensor.float() if tensor.dtype == torch.float64 else tensor
