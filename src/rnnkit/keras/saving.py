@@ -88,15 +88,18 @@ def model_from_config(config: dict, custom_objects=None):
         else:
             layers.append(layer_from_config(entry, custom_objects))
     values = {l.name: [l.output] for l in layers if isinstance(l, InputLayer)}
-    for n, spec in enumerate(body["nodes"]):
-        def deref(item):
-            if isinstance(item, dict) and "__tensor__" in item:
-                key, i = item["__tensor__"]
-                return values[key][i]
-            return item
+    def deref(item):
+        if isinstance(item, dict) and "__tensor__" in item:
+            key, i = item["__tensor__"]
+            return values[key][i]
+        if isinstance(item, (list, tuple)):
+            return [deref(v) for v in item]
+        if isinstance(item, dict):
+            return {k: deref(v) for k, v in item.items()}
+        return item
 
-        args = map_structure(deref, spec["args"])
-        kwargs = map_structure(deref, spec["kwargs"])
+    for n, spec in enumerate(body["nodes"]):
+        args, kwargs = deref(spec["args"]), deref(spec["kwargs"])
         out = layers[spec["layer"]](args, **kwargs)
         values[f"node{n}"] = out if isinstance(out, list) else [out]
     inputs = [values[k][i] for k, i in body["inputs"]]
