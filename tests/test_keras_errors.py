@@ -11,6 +11,13 @@ from rnnkit.keras import (GRU, LSTM, Adam, Dense, Embedding, Input, Model, Repea
 from rnnkit.keras.losses import BinaryCrossentropy, SparseCategoricalCrossentropy
 
 
+def needs_trainer():
+    import rnnkit.train
+
+    if not hasattr(rnnkit.train, "Trainer"):
+        pytest.skip("fit needs rnnkit.train.Trainer, which is not merged here yet")
+
+
 # ---- shapes at build time -------------------------------------------------------------------
 def test_lstm_on_2d_input_names_layer_and_shape():
     with pytest.raises(ValueError, match=r'layer "lstm_in_2d" \(LSTM\) is incompatible .* expected ndim=3 .* '
@@ -72,7 +79,7 @@ def compiled(loss="mse", **kwargs):
 
 
 def test_x_and_y_of_different_lengths():
-    pytest.importorskip("rnnkit.train")
+    needs_trainer()
     with pytest.raises(ValueError, match=r"`x` and `y` must hold the same number of samples, got x sizes: 10, y sizes: 9"):
         compiled().fit(np.zeros((10, 4, 2)), np.zeros((9, 2)), verbose=0)
 
@@ -86,7 +93,7 @@ def test_sparse_labels_outside_range():
 
 
 def test_sparse_labels_outside_range_in_fit():
-    pytest.importorskip("rnnkit.train")
+    needs_trainer()
     model = compiled("sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"expected labels in \[0, 2\).*got a label of 7"):
         model.fit(np.zeros((4, 4, 2), "float32"), np.array([0, 1, 7, 1]), verbose=0)

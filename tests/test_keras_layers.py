@@ -12,6 +12,13 @@ from rnnkit.keras import (GRU, LSTM, SGD, AdditiveAttention, Attention, Bidirect
 from rnnkit.keras.layers import recurrent_dropout
 
 
+def needs_trainer():
+    import rnnkit.train
+
+    if not hasattr(rnnkit.train, "Trainer"):
+        pytest.skip("fit needs rnnkit.train.Trainer, which is not merged here yet")
+
+
 @pytest.fixture(autouse=True)
 def seeded():
     torch.manual_seed(0)
@@ -165,7 +172,7 @@ def test_attention_masks_and_shapes(cls):
 
 
 def test_functional_two_outputs_train():
-    pytest.importorskip("rnnkit.train")
+    needs_trainer()
     x_in = Input((6, 3))
     seq = LSTM(8, return_sequences=True)(x_in)
     out_a = Dense(1, name="a")(LSTM(4)(seq))
