@@ -231,3 +231,15 @@ def test_to_categorical():
     assert to_categorical([[1], [3]], num_classes=5).shape == (2, 5)
     with pytest.raises(ValueError, match=r"expected class ids in \[0, 3\), got 4"):
         to_categorical([4], num_classes=3)
+
+
+def test_keras_callbacks_stop_fit():
+    needs_trainer()
+    from rnnkit.keras.callbacks import EarlyStopping
+
+    model = Sequential([Input((4, 2)), GRU(3), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(3).normal(size=(16, 4, 2)).astype("float32")
+    history = model.fit(x, x[:, 0, :1], epochs=10, verbose=0,
+                        callbacks=[EarlyStopping(monitor="loss", min_delta=100.0, patience=1)])
+    assert len(history.history["loss"]) == 2

@@ -195,6 +195,13 @@ def test_program_9_encoder_decoder_with_states_and_validation_split():
     encoder_model = Model(encoder_inputs, encoder_states)
     h, c = encoder_model.predict(enc_x[:3])
     assert h.shape == (3, latent) and c.shape == (3, latent)
+    state_h_in, state_c_in = Input(shape=(latent,)), Input(shape=(latent,))
+    step_out, h2, c2 = decoder_lstm(decoder_inputs, initial_state=[state_h_in, state_c_in])
+    decoder_model = Model([decoder_inputs, state_h_in, state_c_in], [decoder_dense(step_out), h2, c2])
+    probs, h_next, _ = decoder_model.predict([dec_x[:3, :1], h, c])
+    assert probs.shape == (3, 1, out_tokens) and h_next.shape == (3, latent)
+    full = model.predict([enc_x[:3], dec_x[:3]])
+    np.testing.assert_allclose(probs[:, 0], full[:, 0], atol=1e-5)  # one step of inference = teacher forcing
 
 
 def test_program_10_embedding_simple_rnn_sentiment():
