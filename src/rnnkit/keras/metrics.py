@@ -3,8 +3,6 @@ Keras does), ``mae``, ``mse``."""
 
 from __future__ import annotations
 
-import torch
-
 from rnnkit.keras import losses
 
 

@@ -13,8 +13,6 @@ import json
 import os
 import tempfile
 
-import torch
-
 from rnnkit.keras.engine import InputLayer, KerasTensor, map_structure
 
 FORMAT = "rnnkit.keras/1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.errors import check_choice
-from rnnkit.keras.engine import Layer, format_shape
+from rnnkit.keras.engine import Layer
 from rnnkit.keras.layers.recurrent import RNNLayer
 
 
@@ -30,7 +30,7 @@ class Bidirectional(Layer):
         if kwargs["name"] is None:
             from rnnkit.keras.engine import unique_name
 
-            kwargs["name"] = unique_name(f"bidirectional")
+            kwargs["name"] = unique_name("bidirectional")
         super().__init__(**kwargs)
         if backward_layer is None:
             config = layer.get_config()
