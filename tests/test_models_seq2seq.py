@@ -9,15 +9,6 @@ import torch.nn.functional as F
 from rnnkit.models import Seq2Seq, Seq2SeqConfig, beam_search, greedy_search, length_penalty
 from rnnkit.models.attention import BahdanauAttention, LuongAttention
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine are ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 ATTENTIONS = ["bahdanau", "luong-dot", "luong-general"]
 
 
@@ -102,6 +93,13 @@ def test_decoded_scores_are_the_models_log_probabilities(attention):
         for row, n in zip(decoded.tokens, decoded.lengths.tolist()):
             assert torch.all(row[n:] == 0) and not torch.any(row[:n] == 0) and not torch.any(row == 1)
             assert not torch.any(row[:n - 1] == 2)  # the end token only ever comes last
+
+
+def test_float64_models_decode_in_float64():
+    model = make("luong-general", "gru").double()
+    for decoded in (model.greedy_decode(SOURCE, LENGTHS, max_length=5), model.beam_search(SOURCE, LENGTHS, beam_size=2, max_length=5)):
+        assert decoded.scores.dtype == torch.float64 and decoded.attention.dtype == torch.float64
+        torch.testing.assert_close(decoded.scores, model.score(SOURCE, decoded.tokens, LENGTHS))
 
 
 def test_batched_beam_search_equals_one_sample_at_a_time():

@@ -54,13 +54,14 @@ def greedy_search(step: Callable, state, *, batch: int, max_length: int, bos_id:
     prev = torch.full((batch,), bos_id, dtype=torch.long, device=device)
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
     lengths = torch.zeros(batch, dtype=torch.long, device=device)
-    scores = torch.zeros(batch, device=device)
+    scores = None
     tokens, weights = [], []
     for _ in range(max_length):
         log_probs, state, attn = step(prev, state)  # (B, V)
         best, token = log_probs.max(dim=-1)  # (B,)
         token = token.masked_fill(finished, pad_id)
-        scores = scores + best.masked_fill(finished, 0.0).to(scores.dtype)
+        step_score = best.masked_fill(finished, 0.0)
+        scores = step_score if scores is None else scores + step_score
         lengths = lengths + (~finished).long()
         if attn is not None:
             weights.append(attn * (~finished).unsqueeze(-1).to(attn.dtype))
@@ -80,8 +81,7 @@ def beam_search(step: Callable, state, reorder: Callable, *, batch: int, beam_si
     K = beam_size
     rows = torch.arange(batch, device=device).unsqueeze(1) * K  # (B, 1)
     prev = torch.full((batch * K,), bos_id, dtype=torch.long, device=device)
-    scores = torch.full((batch, K), float("-inf"), device=device)
-    scores[:, 0] = 0.0  # one live hypothesis at the start, so the beam is not K copies of it
+    scores = None  # (B, K) summed log-probabilities, in the step function's dtype
     finished = torch.zeros(batch, K, dtype=torch.bool, device=device)
     lengths = torch.zeros(batch, K, dtype=torch.long, device=device)
     history = torch.zeros(batch, K, 0, dtype=torch.long, device=device)
@@ -89,7 +89,10 @@ def beam_search(step: Callable, state, reorder: Callable, *, batch: int, beam_si
     for _ in range(max_length):
         log_probs, state, attn = step(prev, state)  # (B*K, V)
         vocab = log_probs.shape[-1]
-        log_probs = log_probs.view(batch, K, vocab).to(scores.dtype)
+        log_probs = log_probs.view(batch, K, vocab)
+        if scores is None:
+            scores = torch.full((batch, K), float("-inf"), dtype=log_probs.dtype, device=log_probs.device)
+            scores[:, 0] = 0.0  # one live hypothesis at the start, so the beam is not K copies of it
         after_end = torch.full_like(log_probs, float("-inf"))
         after_end[..., pad_id] = 0.0  # a finished hypothesis only continues with pad, at no cost
         log_probs = torch.where(finished.unsqueeze(-1), after_end, log_probs)

@@ -11,7 +11,9 @@ in advance for the horizon f_{t+1..t+H} (B, H, F) (calendar, planned prices, ...
                and the model runs again, H times (so any horizon can be asked for later)
 
 Recursive forecasting needs the exogenous row of each new step, so it takes either no window
-exogenous features (E = 0) or the same ones known for the future (E = F).
+exogenous features (E = 0) or the same ones known for the future (E = F). A recursive model can
+be trained on one-step targets (``horizon=1``, teacher forcing) or through its own feedback
+over the whole horizon (the default); either way ``forward(..., horizon=H)`` forecasts any H.
 
 Scaling lives in the data layer and must be fitted on the training part of the series only
 (the windows fed here are already scaled): fitting it on the whole series leaks the test
