@@ -243,3 +243,20 @@ def test_keras_callbacks_stop_fit():
     history = model.fit(x, x[:, 0, :1], epochs=10, verbose=0,
                         callbacks=[EarlyStopping(monitor="loss", min_delta=100.0, patience=1)])
     assert len(history.history["loss"]) == 2
+
+
+def test_keras_import_paths_and_numpy_inputs():
+    from rnnkit.keras.initializers import glorot_uniform
+    from rnnkit.keras.layers import LSTM as KLSTM
+    from rnnkit.keras.layers import Input as KInput
+    from rnnkit.keras.models import Model as KModel
+    from rnnkit.keras.models import Sequential as KSequential
+    from rnnkit.keras.optimizers import Adam
+    from rnnkit.keras.preprocessing.sequence import pad_sequences as pad
+    from rnnkit.keras.utils import to_categorical as onehot
+
+    assert KSequential is Sequential and KModel is Model and callable(pad) and callable(onehot) and Adam
+    x = KInput((3, 2))
+    model = KModel(x, Dense(1, kernel_initializer=glorot_uniform())(KLSTM(2)(x)))
+    data = np.random.default_rng(0).normal(size=(2, 3, 2))[:, ::-1]  # float64, negative strides
+    assert model(data).dtype == torch.float32

@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -212,8 +213,7 @@ class Layer(nn.Module):
         return self._eager_call(inputs, kwargs)
 
     def _eager_call(self, inputs, kwargs):
-        inputs = map_structure(lambda v: torch.as_tensor(v) if not isinstance(v, torch.Tensor) and v is not None
-                               and not isinstance(v, (str, bool)) else v, inputs)
+        inputs = map_structure(_as_tensor, inputs)
         self._maybe_build(shape_of(inputs))
         mask = kwargs.pop("mask", None)
         if mask is None:
@@ -251,6 +251,14 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _as_tensor(value):
+    """Data given to a layer as a tensor: numpy float64 becomes float32, as Keras' floatx."""
+    if value is None or isinstance(value, (torch.Tensor, str, bool)):
+        return value
+    tensor = torch.as_tensor(np.ascontiguousarray(value))
+    return tensor.float() if tensor.dtype == torch.float64 else tensor
 
 
 def _batchless(shape):

@@ -158,6 +158,10 @@ def _generator(seed):
     return gen
 
 
+# Keras' lower-case aliases: kernel_initializer=glorot_uniform()
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal, orthogonal, zeros, ones = LecunUniform, LecunNormal, Orthogonal, Zeros, Ones
+
 _BY_NAME = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_uniform": RandomUniform, "random_normal": RandomNormal, "uniform": RandomUniform, "normal": RandomNormal,
