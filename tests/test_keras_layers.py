@@ -260,3 +260,19 @@ def test_keras_import_paths_and_numpy_inputs():
     model = KModel(x, Dense(1, kernel_initializer=glorot_uniform())(KLSTM(2)(x)))
     data = np.random.default_rng(0).normal(size=(2, 3, 2))[:, ::-1]  # float64, negative strides
     assert model(data).dtype == torch.float32
+
+
+def test_trainable_false_and_pretrained_embedding():
+    matrix = np.arange(20, dtype="float32").reshape(5, 4)
+    emb = Embedding(5, 4, weights=[matrix], trainable=False)
+    model = Sequential([Input((3,), dtype="int32"), emb, LSTM(2), Dense(1)])
+    np.testing.assert_array_equal(emb.get_weights()[0], matrix)
+    assert not emb.embeddings.requires_grad
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Non-trainable params: 20 (80.00 B)" in lines[0]
+    lstm = model.layers[1]
+    lstm.trainable = False
+    assert not any(p.requires_grad for p in lstm.parameters())
+    lstm.trainable = True
+    assert lstm.cell.weights().weight_ih.requires_grad and not lstm.cell.weights().bias_hh.requires_grad

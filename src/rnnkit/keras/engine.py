@@ -133,7 +133,7 @@ class Layer(nn.Module):
         super().__init__()
         self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
         self.built = False
-        self.trainable = trainable
+        self.__dict__["_trainable"] = bool(trainable)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -193,11 +193,35 @@ class Layer(nn.Module):
             total += size
         return total
 
-    def _maybe_build(self, input_shape) -> None:
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freeze (False) or unfreeze this layer's weights; takes effect at the next compile()."""
+        self.__dict__["_trainable"] = bool(value)
+        self._apply_trainable()
+
+    def _apply_trainable(self) -> None:
+        def walk(module, trainable):
+            for p in module.parameters(recurse=False):
+                p.requires_grad_(trainable and not getattr(p, "keras_frozen", False))
+            for child in module.children():
+                frozen = isinstance(child, Layer) and not child._trainable
+                walk(child, trainable and not frozen)
+
+        walk(self, self._trainable)
+
+    def _maybe_build(self, input_shape, device=None) -> None:
         self.check_input_shape(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
+            if device is not None and device.type != "cpu":
+                self.to(device)
+            if not self._trainable:
+                self._apply_trainable()
 
     def forward(self, inputs, **kwargs):
         return self.call(inputs, **kwargs)
@@ -214,7 +238,8 @@ class Layer(nn.Module):
 
     def _eager_call(self, inputs, kwargs):
         inputs = map_structure(_as_tensor, inputs)
-        self._maybe_build(shape_of(inputs))
+        first = next((t for t in flatten(inputs) if isinstance(t, torch.Tensor)), None)
+        self._maybe_build(shape_of(inputs), None if first is None else first.device)
         mask = kwargs.pop("mask", None)
         if mask is None:
             mask = get_mask(inputs)

@@ -79,7 +79,8 @@ def summary_text(model) -> str:
     if not rows:
         lines.append(_rule(widths, "└", "┴", "┘", "─"))
     total = sum(p for p in (_params(l) for l in model.layers) if p is not None)
-    trainable = total if model.trainable else 0
+    trainable = sum(p for p in (_params(l) for l in model.layers if l.trainable) if p is not None) \
+        if model.trainable else 0
     lines.append(f" Total params: {total:,} ({_human_bytes(4 * total)})")
     lines.append(f" Trainable params: {trainable:,} ({_human_bytes(4 * trainable)})")
     lines.append(f" Non-trainable params: {total - trainable:,} ({_human_bytes(4 * (total - trainable))})")

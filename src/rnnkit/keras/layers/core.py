@@ -123,7 +123,7 @@ class Embedding(DirectWeightsLayer):
     keras_params = ("embeddings",)
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, input_length=None, weights=None, **kwargs):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -135,6 +135,11 @@ class Embedding(DirectWeightsLayer):
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length
         self.embeddings = None
+        if weights is not None:  # a pretrained matrix: Embedding(V, D, weights=[matrix], trainable=False)
+            self.build(None)
+            self.built = True
+            self.set_weights(weights)
+            self._apply_trainable()
 
     def build(self, input_shape):
         self.embeddings = nn.Parameter(self.embeddings_initializer((self.input_dim, self.output_dim)))

@@ -74,6 +74,7 @@ def freeze_unused_bias(cell, reset_after: bool) -> None:
         with torch.no_grad():
             w.bias_hh.zero_()
         w.bias_hh.requires_grad_(False)
+        w.bias_hh.keras_frozen = True  # stays frozen when the layer is made trainable
 
 
 @torch.no_grad()

@@ -72,7 +72,7 @@ class Sequential(Model):
             raise ValueError(f"Sequential model {self.name!r} needs an input shape to build, e.g. build((None, 10)).")
         self._symbolic_build(tuple(shape))
 
-    def _maybe_build(self, input_shape) -> None:
+    def _maybe_build(self, input_shape, device=None) -> None:
         self.built = True
 
     def call(self, inputs, mask=None, **kwargs):
