@@ -276,3 +276,22 @@ def test_trainable_false_and_pretrained_embedding():
     assert not any(p.requires_grad for p in lstm.parameters())
     lstm.trainable = True
     assert lstm.cell.weights().weight_ih.requires_grad and not lstm.cell.weights().bias_hh.requires_grad
+
+
+def test_subclassed_model_build_and_summary():
+    class Tagger(Model):
+        def __init__(self):
+            super().__init__(name="tagger")
+            self.embed = Embedding(100, 8, mask_zero=True)
+            self.rnn = Bidirectional(GRU(4, return_sequences=True))
+            self.head = Dense(3, activation="softmax")
+
+        def call(self, inputs):
+            return self.head(self.rnn(self.embed(inputs)))
+
+    model = Tagger()
+    model.build((None, 7))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "bidirectional" in lines[0] and "(None, 7, 8)" in lines[0]
+    assert model.count_params() == 800 + 2 * 3 * (8 * 4 + 4 * 4 + 2 * 4) + 27

@@ -77,6 +77,23 @@ class Model(TrainingMixin, Layer):
         kwargs = {k: v for k, v in kwargs.items() if k in params or takes_any}
         return self.call(inputs, **kwargs)
 
+    def _maybe_build(self, input_shape, device=None) -> None:
+        self.built = True  # a model's layers build themselves on their first call
+
+    def build(self, input_shape=None) -> None:
+        """Build a subclassed model for ``input_shape`` (batch axis included, None allowed) by
+        running it once on zeros, so that ``summary()`` and ``count_params()`` work before fit."""
+        if input_shape is None:
+            raise ValueError(f"Model {self.name!r}: build() needs an input shape such as (None, 10, 8).")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [torch.zeros(*[1 if d is None else int(d) for d in shape]) for shape in shapes]
+        was = self.training
+        self.eval()
+        with torch.no_grad():
+            self(*zeros)
+        self.train(was)
+        self.built = True
+
     def compute_output_shape(self, input_shape, **kwargs):
         raise NotImplementedError(f"Model {self.name!r} cannot infer its output shape without data.")
 
