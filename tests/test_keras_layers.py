@@ -295,3 +295,28 @@ def test_subclassed_model_build_and_summary():
     model.summary(print_fn=lines.append)
     assert "bidirectional" in lines[0] and "(None, 7, 8)" in lines[0]
     assert model.count_params() == 800 + 2 * 3 * (8 * 4 + 4 * 4 + 2 * 4) + 27
+
+
+def test_keras_style_callback_hooks_and_stop():
+    needs_trainer()
+    from rnnkit.keras.callbacks import Callback
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append((epoch, sorted(logs)))
+            if epoch == 1:
+                self.model.stop_training = True
+
+    model = Sequential([Input((4, 2)), SimpleRNN(3), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    x = np.random.default_rng(4).normal(size=(16, 4, 2)).astype("float32")
+    recorder = Recorder()
+    history = model.fit(x, x[:, 0, :1], epochs=5, verbose=0, callbacks=[recorder])
+    assert recorder.model is model and recorder.params["epochs"] == 5
+    assert recorder.seen == [(0, ["loss", "mae"]), (1, ["loss", "mae"])]
+    assert len(history.history["loss"]) == 2
+    with pytest.raises(TypeError, match="expected rnnkit.keras.callbacks.Callback"):
+        model.fit(x, x[:, 0, :1], epochs=1, verbose=0, callbacks=[object()])

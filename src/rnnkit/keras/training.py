@@ -98,11 +98,13 @@ class TrainingMixin:
             self.__dict__["_torch_optimizer"] = torch_opt
         return self._torch_optimizer
 
-    def _trainer(self, callbacks=(), verbose=1):
+    def _trainer(self, callbacks=(), verbose=1, params=None):
         Trainer, _ = _trainer_api()
+        from rnnkit.keras.callbacks import adapt
+
         progress = 1 if verbose == "auto" else int(verbose)
         return Trainer(self, loss=self.loss, optimizer=self._build_optimizer(), metrics=dict(self._metric_fns),
-                       callbacks=list(callbacks or ()), progress=progress)
+                       callbacks=adapt(callbacks, self, params or {}), progress=progress)
 
     def _check_xy(self, x, y):
         n_x, n_y = _count(x), _count(y)
@@ -146,7 +148,7 @@ class TrainingMixin:
             val = ArrayLoader(_group(vx), _group(vy), batch_size=batch_size, shuffle=False)
         self._ensure_built(x)
         loader = ArrayLoader(_group(x), _group(y), batch_size=batch_size, shuffle=bool(shuffle))
-        trainer = self._trainer(callbacks, verbose)
+        trainer = self._trainer(callbacks, verbose, {"epochs": epochs, "verbose": verbose, "steps": len(loader)})
         self.__dict__["_last_trainer"] = trainer
         history = trainer.fit(loader, epochs=epochs, validation_data=val)
         history.model = self
