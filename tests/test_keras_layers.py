@@ -320,3 +320,16 @@ def test_keras_style_callback_hooks_and_stop():
     assert len(history.history["loss"]) == 2
     with pytest.raises(TypeError, match="expected rnnkit.keras.callbacks.Callback"):
         model.fit(x, x[:, 0, :1], epochs=1, verbose=0, callbacks=[object()])
+
+
+def test_fit_progress_bar_and_evaluate_dict(capsys):
+    needs_trainer()
+    model = Sequential([Input((4, 2)), LSTM(3), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(5).normal(size=(20, 4, 2)).astype("float32")
+    y = (x[:, 0, 0] > 0).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=1)
+    printed = capsys.readouterr()
+    assert "loss" in printed.out + printed.err
+    logs = model.evaluate(x, y, return_dict=True, verbose=0)
+    assert set(logs) == {"loss", "accuracy"}

@@ -125,6 +125,9 @@ class TrainingMixin:
         self._require_compiled("fit")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to fit: {sorted(kwargs)}")
+        if initial_epoch or steps_per_epoch is not None:
+            raise NotImplementedError("fit(initial_epoch=..., steps_per_epoch=...) is not supported; use "
+                                      "rnnkit.train.Trainer(...).fit(..., checkpoint_dir=..., resume=True) to continue a run.")
         _, ArrayLoader = _trainer_api()
         x, y = _as_arrays(x, "x"), _as_arrays(y, "y")
         self._check_xy(x, y)
