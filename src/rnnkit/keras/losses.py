@@ -1,5 +1,10 @@
 """Keras losses on model outputs: probabilities by default (``from_logits=False``), as Keras.
 
+Each loss computes one value per output position (the last axis reduced: mean for MSE/MAE/
+binary cross-entropy, sum for categorical cross-entropy) and averages them. When the model
+output carries a Keras mask (``output._keras_mask``, e.g. a tagger after
+``Embedding(mask_zero=True)``), the average runs over the valid positions only, as in Keras 3.
+
 Each loss checks its labels and raises a ValueError naming the loss, the valid range and the
 offending value (for example a class id >= the number of classes).
 """
@@ -26,6 +31,15 @@ class Loss:
         return f"{type(self).__name__}(from_logits={self.from_logits})"
 
 
+def reduce(values: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Mean of per-position values (shape y_pred.shape[:-1]), over unmasked positions if masked."""
+    mask = getattr(y_pred, "_keras_mask", None)
+    if mask is None or tuple(mask.shape) != tuple(values.shape):
+        return values.mean()
+    weight = mask.to(values.dtype)
+    return (values * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def _match(y_true, y_pred, name):
     if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1:
         y_true = y_true.unsqueeze(-1)
@@ -41,14 +55,14 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
     def __call__(self, y_pred, y_true):
-        return ((y_pred - _match(y_true, y_pred, self.name)) ** 2).mean()
+        return reduce(((y_pred - _match(y_true, y_pred, self.name)) ** 2).mean(-1), y_pred)
 
 
 class MeanAbsoluteError(Loss):
     name = "mean_absolute_error"
 
     def __call__(self, y_pred, y_true):
-        return (y_pred - _match(y_true, y_pred, self.name)).abs().mean()
+        return reduce((y_pred - _match(y_true, y_pred, self.name)).abs().mean(-1), y_pred)
 
 
 class BinaryCrossentropy(Loss):
@@ -60,9 +74,11 @@ class BinaryCrossentropy(Loss):
             bad = float(y.min()) if float(y.min()) < 0 else float(y.max())
             raise ValueError(f"Loss 'binary_crossentropy': expected labels in [0, 1], got a label of {bad:g}.")
         if self.from_logits:
-            return torch.nn.functional.binary_cross_entropy_with_logits(y_pred, y)
-        p = y_pred.clamp(EPSILON, 1 - EPSILON)
-        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+            values = torch.nn.functional.binary_cross_entropy_with_logits(y_pred, y, reduction="none")
+        else:
+            p = y_pred.clamp(EPSILON, 1 - EPSILON)
+            values = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+        return reduce(values.mean(-1), y_pred)
 
 
 class CategoricalCrossentropy(Loss):
@@ -76,9 +92,9 @@ class CategoricalCrossentropy(Loss):
                 f"in [{float(y.min()):g}, {float(y.max()):g}]; for integer class ids use sparse_categorical_crossentropy."
             )
         if self.from_logits:
-            return -(y * torch.log_softmax(y_pred, dim=-1)).sum(-1).mean()
+            return reduce(-(y * torch.log_softmax(y_pred, dim=-1)).sum(-1), y_pred)
         p = y_pred / y_pred.sum(-1, keepdim=True)
-        return -(y * torch.log(p.clamp(EPSILON, 1 - EPSILON))).sum(-1).mean()
+        return reduce(-(y * torch.log(p.clamp(EPSILON, 1 - EPSILON))).sum(-1), y_pred)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -110,7 +126,7 @@ class SparseCategoricalCrossentropy(Loss):
             logp = torch.log_softmax(y_pred, dim=-1)
         else:
             logp = torch.log((y_pred / y_pred.sum(-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON))
-        return -logp.gather(-1, labels.unsqueeze(-1)).mean()
+        return reduce(-logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1), y_pred)
 
 
 _BY_NAME = {

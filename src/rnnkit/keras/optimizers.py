@@ -2,7 +2,8 @@
 parameters: ``Adam``, ``RMSprop``, ``SGD`` with Keras defaults and Keras gradient clipping.
 
 Clipping follows Keras 3: ``clipvalue`` clips every gradient element to [-v, v];
-``clipnorm`` rescales each weight's gradient whose own L2 norm exceeds the limit;
+``clipnorm`` rescales each weight's gradient whose own L2 norm exceeds the limit (a Keras weight
+that rnnkit keeps as two tensors, such as a GRU's (2, 3H) bias, is clipped as one);
 ``global_clipnorm`` rescales all gradients together. It runs inside ``step()``, so any loop
 that calls ``optimizer.step()`` gets it.
 
@@ -94,9 +95,12 @@ def _clipped(cls):
                 if clipvalue is not None:
                     for p in params:
                         p.grad.clamp_(-clipvalue, clipvalue)
-                if clipnorm is not None:
+                if clipnorm is not None:  # per Keras weight: parameters sharing a keras_group are one weight
+                    groups = {}
                     for p in params:
-                        torch.nn.utils.clip_grad_norm_([p], clipnorm)
+                        groups.setdefault(getattr(p, "keras_group", id(p)), []).append(p)
+                    for group in groups.values():
+                        torch.nn.utils.clip_grad_norm_(group, clipnorm)
                 if global_clipnorm is not None and params:
                     torch.nn.utils.clip_grad_norm_(params, global_clipnorm)
             return cls.step(self, closure)

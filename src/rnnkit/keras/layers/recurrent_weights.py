@@ -68,8 +68,11 @@ def from_keras(cell, arrays: list[torch.Tensor], reset_after: bool) -> None:
 
 
 def freeze_unused_bias(cell, reset_after: bool) -> None:
-    """Hold bias_hh at zero where Keras has a single bias."""
+    """Hold bias_hh at zero where Keras has a single bias; where Keras has the (2, 3H) GRU bias,
+    mark both tensors as one Keras weight (for Keras' per-weight clipnorm)."""
     w = cell.weights()
+    if w.bias_hh is not None and two_biases(cell.family, reset_after):
+        w.bias_ih.keras_group = w.bias_hh.keras_group = ("bias", id(cell))
     if w.bias_hh is not None and not two_biases(cell.family, reset_after):
         with torch.no_grad():
             w.bias_hh.zero_()
