@@ -1,7 +1,8 @@
 """Two epochs of full-batch SGD from the same weights as Keras 3 (fixtures made by
 tests/fixtures/make_keras_fixtures.py): the losses Keras reported and the weights it ended with
 are reproduced to 1e-5. This checks the losses (a masked tagger loss too), the gradients
-through masks, and Keras' clipnorm (per weight), clipvalue and momentum."""
+through masks, Keras' clipnorm (per weight), global_clipnorm, clipvalue and momentum, and
+Keras' Adam and RMSprop update rules (epsilon where Keras puts it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import rnnkit.train  # noqa: E402
 if not hasattr(rnnkit.train, "Trainer"):
     pytest.skip("fit needs rnnkit.train.Trainer", allow_module_level=True)
 
-from rnnkit.keras import GRU, LSTM, SGD, Dense, Embedding, Input, Model, Sequential, SimpleRNN  # noqa: E402
+from rnnkit.keras import GRU, LSTM, SGD, Adam, Dense, Embedding, Input, Model, RMSprop, Sequential, SimpleRNN  # noqa: E402
 from rnnkit.keras import load_keras_weights  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
@@ -42,8 +43,20 @@ def rnn_clipvalue():
     return model
 
 
+def lstm_adam():
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(1)])
+    model.compile(optimizer=Adam(learning_rate=0.01, global_clipnorm=0.5), loss="mse")
+    return model
+
+
+def gru_rmsprop():
+    model = Sequential([Input((5, 3)), GRU(4, reset_after=False), Dense(3, activation="softmax")])
+    model.compile(optimizer=RMSprop(learning_rate=0.01, momentum=0.5), loss="categorical_crossentropy")
+    return model
+
+
 CASES = {"train_masked_tagger": masked_tagger, "train_gru_clipnorm": gru_clipnorm,
-         "train_rnn_clipvalue": rnn_clipvalue}
+         "train_rnn_clipvalue": rnn_clipvalue, "train_lstm_adam": lstm_adam, "train_gru_rmsprop": gru_rmsprop}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -7,13 +7,15 @@ that rnnkit keeps as two tensors, such as a GRU's (2, 3H) bias, is clipped as on
 ``global_clipnorm`` rescales all gradients together. It runs inside ``step()``, so any loop
 that calls ``optimizer.step()`` gets it.
 
-Known difference: Keras adds ``epsilon`` to sqrt(v) before Adam's bias correction and torch
-after it; with the default epsilon (1e-7) the steps differ by less than 1e-6 relative.
+Adam and RMSprop follow Keras 3's update rules exactly (``rnnkit.keras.update_rules``: epsilon
+where Keras puts it), so a run matches Keras step for step; SGD is torch's, which is Keras'.
 """
 
 from __future__ import annotations
 
 import torch
+
+from rnnkit.keras.update_rules import KerasAdam, KerasRMSprop
 
 
 class Optimizer:
@@ -48,7 +50,7 @@ class Optimizer:
 
 
 class Adam(Optimizer):
-    torch_class = torch.optim.Adam
+    torch_class = KerasAdam
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -60,7 +62,7 @@ class Adam(Optimizer):
 
 
 class RMSprop(Optimizer):
-    torch_class = torch.optim.RMSprop
+    torch_class = KerasRMSprop
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
