@@ -142,6 +142,32 @@ def test_unknown_layer_keyword():
         LSTM(3, unitz=3)
 
 
+def test_simple_rnn_activation_outside_tanh_relu():
+    with pytest.raises(ValueError, match=r"`activation` of layer .*\(SimpleRNN\): expected 'tanh' or 'relu', got 'sigmoid'"):
+        SimpleRNN(4, activation="sigmoid")
+
+
+def test_load_model_of_subclassed_model_says_what_to_do(tmp_path):
+    class Net(Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = Dense(1)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    net = Net()
+    net(torch.zeros(1, 3))
+    net.save(str(tmp_path / "net"))
+    with pytest.raises(ValueError, match=r"Cannot rebuild a 'Net' model from its config: rebuild it in code and use "
+                                         r"load_weights\(\)"):
+        load_model(str(tmp_path / "net"))
+    twin = Net()
+    twin(torch.zeros(1, 3))
+    twin.load_weights(str(tmp_path / "net" / "model.safetensors"))
+    np.testing.assert_array_equal(twin.get_weights()[0], net.get_weights()[0])
+
+
 def test_bad_units():
     with pytest.raises(ValueError, match=r"argument `units`: expected a positive integer, got 0"):
         GRU(0)

@@ -90,11 +90,6 @@ class RNNLayer(Layer):
         if self.family == "gru":
             return rnnkit.GRU(features, self.units, bias=self.use_bias, batch_first=True, reset_after=self.reset_after,
                               activation=act, recurrent_activation=ract)
-        if act not in ("tanh", "relu"):
-            raise ValueError(
-                f"Received an invalid value for argument `activation` of layer {self.name!r} (SimpleRNN): "
-                f"expected 'tanh' or 'relu', got {act!r}."
-            )
         return rnnkit.RNN(features, self.units, nonlinearity=act, bias=self.use_bias, batch_first=True)
 
     def build(self, input_shape):
@@ -225,6 +220,11 @@ class SimpleRNN(RNNLayer):
                  recurrent_initializer="orthogonal", bias_initializer="zeros", **kwargs):
         super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
+        if activation not in ("tanh", "relu"):  # rnnkit's RNN cell offers these two, as torch.nn.RNN
+            raise ValueError(
+                f"Received an invalid value for argument `activation` of layer {self.name!r} (SimpleRNN): "
+                f"expected 'tanh' or 'relu', got {activation!r}."
+            )
 
 
 class LSTM(RNNLayer):
