@@ -179,6 +179,10 @@ def test_stream_csv_file_rows_are_contiguous_line_ranges(tmp_path):
         assert torch.equal(row[:, 1], 10 * row[:, 0]) and torch.equal(torch.cat(targets)[:, 0], -row[:, 0])
         seen.extend(row[:, 0].tolist())
     assert seen == [float(i) for i in range(103)]  # rows in order, every line exactly once
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('t,a\n"2020-01-01, Mon",1.5\n"2020-01-02, Tue","2"\n', encoding="utf-8")
+    q = next(iter(stream_csv_file(quoted, batch_size=1, chunk_length=4, time_column="t")))
+    assert q.inputs[0, :, 0].tolist() == [1.5, 2.0]
     only_a = next(iter(stream_csv_file(path, batch_size=2, chunk_length=3, columns=["a"])))
     assert only_a.inputs.shape == (2, 3, 1) and only_a.targets is None
 
@@ -198,6 +202,9 @@ def test_stream_csv_errors_name_the_line(tmp_path):
     bad = write_csv(tmp_path / "bad.csv", rows[:6] + [(6, "x", 6, 6)] + rows[7:])
     with pytest.raises(DataError, match=r"bad.csv': non-numeric value 'x' in column 'a' on line 8"):
         list(stream_csv_file(bad, batch_size=1, chunk_length=4))
+    hole = write_csv(tmp_path / "hole.csv", rows[:3] + [(3, "", 3, 3)])
+    with pytest.raises(DataError, match="missing value in column 'a' on line 5"):
+        list(stream_csv_file(hole, batch_size=1, chunk_length=8))
     short = tmp_path / "short.csv"
     short.write_text("t,a\n1,2\n3\n", encoding="utf-8")
     with pytest.raises(DataError, match="malformed line: expected 2 fields like the header, got 1 on line 3"):

@@ -217,3 +217,16 @@ def test_non_finite_gradient_stops_and_stop_mode_returns_quietly():
     history = trainer.fit(ArrayLoader(x, y, batch_size=4), epochs=2)
     assert history.epoch == [] and "epoch 1, step 1" in trainer.stop_reason
     assert torch.equal(model.w.detach(), torch.ones(1))  # the bad step was not applied
+
+
+def test_trainer_save_and_load_checkpoint_by_hand(tmp_path):
+    trainer = small_run(None, epochs=2)
+    path = trainer.save_checkpoint(tmp_path / "manual")
+    torch.manual_seed(5)
+    other = Trainer(SequenceClassifier(hidden=6), loss="bce", progress=False)
+    state = other.load_checkpoint(path)
+    assert state["epoch"] == 1 and other.global_step == trainer.global_step == 6
+    assert other.history.history == trainer.history.history
+    assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(), other.model.state_dict().values()))
+    moments = [s["exp_avg"] for s in other.optimizer.state.values()]
+    assert moments and all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, trainer.optimizer.state.values()))

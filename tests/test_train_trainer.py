@@ -226,3 +226,11 @@ def test_bad_arguments_name_what_is_wrong():
     with pytest.raises(ValueError, match="different optimizer"):
         other = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
         Trainer(model, scheduler=torch.optim.lr_scheduler.StepLR(other, 1))
+
+
+def test_numpy_arrays_are_accepted_like_keras():
+    x, y = sign_data(20, steps=4)
+    trainer = Trainer(SequenceClassifier(hidden=4), loss="bce", progress=False)
+    history = trainer.fit(ArrayLoader(x.double().numpy(), y.numpy(), batch_size=8), epochs=1)
+    assert len(history.history["loss"]) == 1
+    assert torch.allclose(trainer.predict(x.numpy()), trainer.predict(x))

@@ -14,8 +14,8 @@ from rnnkit.data.readers_text import (LabeledTexts, TaggedSentences, TextPairs, 
                                       read_text, read_text_classification, read_texts)
 from rnnkit.data.registry import dataset_info, list_datasets, load_dataset
 from rnnkit.data.streaming import ChunkStream, StreamChunk, batchify, stream_sequences, stream_tensor
-from rnnkit.data.streaming_files import (iter_text_blocks, stream_csv_file, stream_csv_files, stream_text_file,
-                                         stream_text_files)
+from rnnkit.data.streaming_csv import stream_csv_file, stream_csv_files
+from rnnkit.data.streaming_files import iter_text_blocks, stream_text_file, stream_text_files
 from rnnkit.data.synthetic import adding_problem, copy_memory, copy_memory_baseline
 from rnnkit.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab, char_tokenize, get_tokenizer, word_tokenize
 from rnnkit.data.windows import Scaler, Windows, holdout_windows, sliding_windows

@@ -1,4 +1,4 @@
-"""Streams read incrementally from files, for truncated BPTT: long texts and long CSV recordings.
+"""Streams read incrementally from text files, for truncated BPTT (CSV recordings: ``streaming_csv.py``).
 
 Each batch row keeps one open file and reads only what the next chunk needs: at most ``k + 1``
 decoded characters (text) or ``k`` parsed lines (CSV), plus the file object's fixed-size read
@@ -13,10 +13,8 @@ buffer, never the whole file. See ``streaming.py`` for the chunk layout and the 
 from __future__ import annotations
 
 import codecs
-import csv
-import math
 import os
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Sequence
 
 import torch
 
@@ -163,134 +161,3 @@ def iter_text_blocks(path, block_chars: int = 1 << 16) -> Iterator[str]:
             yield text
     finally:
         source.close()
-
-
-# ---- CSV recordings -------------------------------------------------------------------------------
-class _CsvLayout:
-    """Which columns of a CSV header are inputs and which targets."""
-
-    def __init__(self, path: str, columns, target_columns, time_column, delimiter: str):
-        with open(path, "rb") as f:
-            first = f.readline()
-            self.data_start = f.tell()
-        try:
-            header_line = first.decode("utf-8").lstrip("\ufeff")
-        except UnicodeDecodeError as err:
-            raise DataError(f"{path!r} is not valid UTF-8 text: byte offset {err.start} (line 1) cannot be decoded.") from None
-        header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter), [])]
-        if not any(header):
-            raise DataError(f"{path!r} is empty: expected a header row naming the columns.")
-        targets = list(target_columns or [])
-        inputs = list(columns) if columns is not None else [h for h in header if h != time_column and h not in targets]
-        for name in inputs + targets + ([time_column] if time_column else []):
-            if name not in header:
-                raise DataError(f"{path!r}: column {name!r} not found; available columns: {header}.")
-        if not inputs:
-            raise DataError(f"{path!r}: no input columns left (header {header}); pass `columns=`.")
-        self.header, self.inputs, self.targets = header, inputs, targets
-        self.input_index = [header.index(c) for c in inputs]
-        self.target_index = [header.index(c) for c in targets]
-
-
-class _CsvSource:
-    """Lines of bytes [start, end) of a CSV file, parsed k at a time into (inputs, targets) floats."""
-
-    def __init__(self, path: str, start: int, end: int, layout: _CsvLayout, delimiter: str):
-        self.path, self.pos, self.end, self.layout, self.delimiter = path, start, end, layout, delimiter
-        self.file = open(path, "rb")
-        self.file.seek(start)
-
-    def _fail(self, offset: int, what: str):
-        self.close()
-        raise DataError(f"{self.path!r}: {what} on line {_line_of(self.path, offset)}.")
-
-    def take(self, k: int):
-        layout = self.layout
-        rows_in, rows_out = [], []
-        while len(rows_in) < k and self.pos < self.end:
-            offset = self.pos
-            raw = self.file.readline()
-            if not raw:
-                break
-            self.pos += len(raw)
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                self._fail(offset, f"text is not valid UTF-8 at byte offset {offset + err.start}")
-            if not line.strip():
-                continue
-            fields = next(csv.reader([line], delimiter=self.delimiter))
-            if len(fields) != len(layout.header):
-                self._fail(offset, f"malformed line: expected {len(layout.header)} fields like the header, got {len(fields)}")
-            rows_in.append([self._number(fields[i], layout.header[i], offset) for i in layout.input_index])
-            rows_out.append([self._number(fields[i], layout.header[i], offset) for i in layout.target_index])
-        inputs = torch.tensor(rows_in, dtype=torch.float32).reshape(len(rows_in), len(layout.input_index))  # (n, F)
-        targets = None
-        if layout.target_index:
-            targets = torch.tensor(rows_out, dtype=torch.float32).reshape(len(rows_out), len(layout.target_index))  # (n, G)
-        return inputs, targets
-
-    def _number(self, text: str, column: str, offset: int) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            self._fail(offset, f"non-numeric value {text.strip()[:30]!r} in column {column!r}")
-        if not math.isfinite(value):
-            self._fail(offset, f"missing or infinite value in column {column!r}")
-        return value
-
-    def close(self):
-        self.file.close()
-
-
-def _line_start(f, offset: int, start: int) -> int:
-    """The first line start at or after ``offset`` (``start`` is a line start)."""
-    if offset <= start:
-        return start
-    f.seek(offset - 1)
-    f.readline()
-    return f.tell()
-
-
-def stream_csv_file(path, *, batch_size: int, chunk_length: int, columns: Optional[Sequence[str]] = None,
-                    target_columns: Optional[Sequence[str]] = None, time_column: Optional[str] = None,
-                    delimiter: str = ",") -> ChunkStream:
-    """One long CSV recording (header row, one line per step) as B streams of float32 chunks.
-
-    inputs: ``columns`` (default: every column but the time and target columns), (B, t, F);
-    targets: ``target_columns`` at the same steps, (B, t, G), or None when not given.
-    """
-    p = str(check_path(path))
-    batch_size = check_positive_int(batch_size, "batch_size")
-    chunk_length = check_positive_int(chunk_length, "chunk_length")
-    layout = _CsvLayout(p, columns, target_columns, time_column, delimiter)
-    size = os.path.getsize(p)
-    if size - layout.data_start < 2 * batch_size:
-        raise DataError(f"{p!r} has too little data ({size - layout.data_start} bytes after the header) for batch_size={batch_size}.")
-    with open(p, "rb") as f:
-        span = size - layout.data_start
-        bounds = [_line_start(f, layout.data_start + b * span // batch_size, layout.data_start) for b in range(batch_size)]
-    bounds.append(size)
-
-    def queues():
-        return [iter([_CsvSource(p, bounds[b], bounds[b + 1], layout, delimiter)]) for b in range(batch_size)]
-
-    return ChunkStream(queues, batch_size, chunk_length, description=f"stream_csv_file({p!r})")
-
-
-def stream_csv_files(paths: Sequence, *, batch_size: int, chunk_length: int, columns: Optional[Sequence[str]] = None,
-                     target_columns: Optional[Sequence[str]] = None, time_column: Optional[str] = None,
-                     delimiter: str = ",") -> ChunkStream:
-    """Many CSV recordings, one sequence each, over B rows; a row resets when it opens the next file."""
-    if isinstance(paths, (str, bytes, os.PathLike)) or not paths:
-        raise ValueError(f"Received an invalid value for argument `paths`: expected a non-empty list of file paths, got {paths!r}.")
-    checked = [str(check_path(p, "paths")) for p in paths]
-    batch_size = check_positive_int(batch_size, "batch_size")
-    chunk_length = check_positive_int(chunk_length, "chunk_length")
-    layouts = {p: _CsvLayout(p, columns, target_columns, time_column, delimiter) for p in checked}
-
-    def queues():
-        shared = (_CsvSource(p, layouts[p].data_start, os.path.getsize(p), layouts[p], delimiter) for p in checked)
-        return [shared] * batch_size
-
-    return ChunkStream(queues, batch_size, chunk_length, description="stream_csv_files")

@@ -17,6 +17,7 @@ from torch import nn
 from rnnkit.errors import check_choice, check_probability
 from rnnkit.kernels.dispatch import Choice, check_backend
 from rnnkit.layers.recurrent import scan
+from rnnkit.layers.stream import Stream, StreamSpec, grid_stream_spec, open_stream
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -128,6 +129,15 @@ class RecurrentLayerBase(nn.Module):
     def forward(self, input, state=None, *, lengths=None):
         output, final_state, _, _ = self._run(input, state, lengths, record=False)
         return output, final_state
+
+    def stream_spec(self) -> StreamSpec:
+        """The cells bottom to top, for ``rnnkit.layers.stream`` (unidirectional layers only)."""
+        return grid_stream_spec(self.cell_grid(), bidirectional=bool(getattr(self, "bidirectional", False)))
+
+    def stream(self, batch_size: int, *, grad: bool = False) -> Stream:
+        """Open a ``Stream`` (on the weights' device and dtype): ``stream.step(x_t)`` runs one
+        step and carries the state. See ``rnnkit.layers.stream``."""
+        return open_stream(self, batch_size, grad=grad)
 
     def trace(self, x, state=None, lengths=None) -> Trace:
         """Run as ``forward`` does and also return every step's hidden state, cell state and

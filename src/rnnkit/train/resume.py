@@ -10,6 +10,7 @@ from the restored torch generator.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -48,8 +49,8 @@ def trainer_config(trainer) -> dict:
     }
 
 
-def save_training_checkpoint(trainer, checkpoint_dir, epoch: int) -> str:
-    """Write ``epoch-NNNNNN`` for the epoch just finished and prune to ``trainer.keep_checkpoints``."""
+def save_trainer_state(trainer, path, epoch: int) -> str:
+    """Write the trainer's whole state as a checkpoint folder at ``path``."""
     state = {
         "epoch": int(epoch),
         "global_step": int(trainer.global_step),
@@ -60,10 +61,30 @@ def save_training_checkpoint(trainer, checkpoint_dir, epoch: int) -> str:
         "scheduler": trainer.scheduler.state_dict(),
         "config": trainer_config(trainer),
     }
-    path = save_checkpoint(os.path.join(checkpoint_dir, checkpoint_name(epoch)), trainer.model, trainer.optimizer, state)
+    return save_checkpoint(path, trainer.model, trainer.optimizer, state)
+
+
+def save_training_checkpoint(trainer, checkpoint_dir, epoch: int) -> str:
+    """Write ``epoch-NNNNNN`` for the epoch just finished and prune to ``trainer.keep_checkpoints``."""
+    path = save_trainer_state(trainer, os.path.join(checkpoint_dir, checkpoint_name(epoch)), epoch)
     for old in list_checkpoints(checkpoint_dir)[:-trainer.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
     return path
+
+
+def restore_trainer_state(trainer, path) -> dict:
+    """Load a checkpoint folder into the trainer; callback states are left in
+    ``trainer._pending_callback_states`` to apply after ``on_train_begin``."""
+    state = load_checkpoint_for(trainer, path)
+    trainer.epoch = state["epoch"]
+    trainer.global_step = state["global_step"]
+    trainer.history.history = {k: list(v) for k, v in state["history"]["history"].items()}
+    trainer.history.epoch = list(state["history"]["epoch"])
+    trainer._pending_callback_states = [{}] + list(state["callbacks"])
+    trainer.scheduler.load_state_dict(state["scheduler"])
+    set_rng_states(state["rng"])
+    trainer.resumed_from = os.fspath(path)
+    return state
 
 
 def resume_from(trainer, checkpoint_dir, epochs: int) -> int:
@@ -72,25 +93,14 @@ def resume_from(trainer, checkpoint_dir, epochs: int) -> int:
     found = list_checkpoints(checkpoint_dir)
     if not found:
         return 0
-    path = found[-1]
-    state = load_checkpoint_for(trainer, path)
-    trainer.epoch = state["epoch"]
-    trainer.global_step = state["global_step"]
-    trainer.history.history = {k: list(v) for k, v in state["history"]["history"].items()}
-    trainer.history.epoch = list(state["history"]["epoch"])
-    trainer._pending_callback_states = [{}] + list(state["callbacks"])  # applied after on_train_begin
-    trainer.scheduler.load_state_dict(state["scheduler"])
-    set_rng_states(state["rng"])
+    state = restore_trainer_state(trainer, found[-1])
     trainer.stop_training = bool(state["stopped"])
-    trainer.resumed_from = path
     return state["epoch"] + 1
 
 
 def load_checkpoint_for(trainer, path) -> dict:
     """Load a training checkpoint into the trainer's model and optimizer, after checking that it
     was written by the same kind of optimizer."""
-    import json
-
     try:
         with open(os.path.join(path, "state.json")) as handle:
             saved_class = json.load(handle)["state"]["config"]["optimizer_class"]

@@ -131,12 +131,14 @@ class TBPTT:
     """``k1`` steps per update, gradients through the last ``k2 <= k1`` of them. ``time_dim``:
     the time axis of inputs, targets and outputs (None: 0 for a layer with batch_first=False,
     else 1). ``lengths_index``: position of the lengths tensor among the inputs ("auto": the
-    last input when it is a 1-D integer tensor; None: no lengths)."""
+    last input when it is a 1-D integer tensor; None: no lengths). ``targets_per_step``: whether
+    targets have the time axis (None: when their size on ``time_dim`` equals the inputs')."""
 
     k1: int
     k2: int
     time_dim: int | None = None
     lengths_index: object = "auto"
+    targets_per_step: bool | None = None
 
     def __post_init__(self):
         for name in ("k1", "k2"):
@@ -184,7 +186,9 @@ class TBPTT:
         adapter = self.__dict__["_adapter"]
         items, lengths, time_dim = self._layout(inputs, targets)
         steps = items[0].shape[time_dim]
-        per_step = isinstance(targets, torch.Tensor) and targets.dim() > time_dim and targets.shape[time_dim] == steps
+        per_step = self.targets_per_step
+        if per_step is None:
+            per_step = isinstance(targets, torch.Tensor) and targets.dim() > time_dim and targets.shape[time_dim] == steps
         if not per_step and lengths is not None:
             raise ValueError("tbptt with per-sample lengths needs per-step targets (with the time axis); sequence-level "
                              "targets with variable lengths are not supported.")
@@ -277,7 +281,10 @@ class TBPTT:
         outputs = self.predict_batch(trainer, inputs)
         items, lengths, time_dim = self._layout(inputs, targets)
         steps = items[0].shape[time_dim]
-        if lengths is not None and targets.dim() > time_dim and targets.shape[time_dim] == steps:
+        per_step = self.targets_per_step
+        if per_step is None:
+            per_step = targets.dim() > time_dim and targets.shape[time_dim] == steps
+        if lengths is not None and per_step:
             loss, _ = self._loss(trainer, outputs, targets, lengths, 0, steps, time_dim)
         else:
             loss = float(trainer.compute_loss(outputs, targets))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 from rnnkit.errors import check_positive_int, describe
@@ -133,9 +134,14 @@ class Trainer:
         return values
 
     def _nonfinite(self, what, epoch_step):
+        kept = ""
+        if self._checkpoint_dir is not None:
+            from rnnkit.train.checkpoint import list_checkpoints
+
+            found = list_checkpoints(self._checkpoint_dir)
+            kept = f"; the last good checkpoint is kept in {found[-1]}" if found else "; no checkpoint was written yet"
         message = (f"Non-finite {what} at epoch {self.epoch + 1}, step {epoch_step} (global step {self.global_step + 1}); "
-                   f"training stopped, weights not updated by this step"
-                   + (f"; the last good checkpoint is kept in {self._checkpoint_dir}" if self._checkpoint_dir else "") + ".")
+                   f"training stopped, weights not updated by this step{kept}.")
         return NonFiniteError(message, epoch=self.epoch + 1, step=epoch_step, global_step=self.global_step + 1, what=what)
 
     def backward_and_step(self, loss, epoch_step, step_optimizer=True):
@@ -247,6 +253,23 @@ class Trainer:
             self._callbacks.on_train_end(self)
         return self.history
 
+    # ---- checkpoints by hand ------------------------------------------------------------------
+    def save_checkpoint(self, path) -> str:
+        """Write the whole training state (as ``fit(checkpoint_dir=...)`` does) to folder ``path``."""
+        from rnnkit.train.resume import save_trainer_state
+
+        return save_trainer_state(self, path, self.epoch)
+
+    def load_checkpoint(self, path) -> dict:
+        """Restore model, optimizer, scheduler, RNG states, history and step counters from a
+        checkpoint folder; returns its state (``epoch``, ``config``, ...)."""
+        from rnnkit.train.resume import restore_trainer_state
+
+        state = restore_trainer_state(self, path)
+        self._callbacks.load_state_dicts(self._pending_callback_states or [])
+        self._pending_callback_states = None
+        return state
+
     # ---- evaluation and prediction ------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, data) -> dict:
@@ -278,6 +301,10 @@ class Trainer:
         ``(inputs, targets)`` from other loaders is split and its targets ignored)."""
         from rnnkit.train.loader import ArrayLoader
 
+        if isinstance(data_or_inputs, np.ndarray) or (isinstance(data_or_inputs, tuple) and data_or_inputs
+                                                      and all(isinstance(t, np.ndarray) for t in data_or_inputs)):
+            data_or_inputs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False).inputs
+            data_or_inputs = tuple(data_or_inputs) if len(data_or_inputs) > 1 else data_or_inputs[0]
         if isinstance(data_or_inputs, torch.Tensor) or (
                 isinstance(data_or_inputs, tuple) and data_or_inputs and all(isinstance(t, torch.Tensor) for t in data_or_inputs)):
             batches, pairs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False), False
