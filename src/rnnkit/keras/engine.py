@@ -20,9 +20,11 @@ import re
 from collections import defaultdict
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import nn
+
+from rnnkit.keras.structure import (as_tensor, flatten, format_shape, get_mask, map_structure,  # noqa: F401
+                                   set_mask, shape_of)
 
 _NAME_COUNTS: defaultdict = defaultdict(int)
 
@@ -37,12 +39,6 @@ def unique_name(base: str) -> str:
 def snake_case(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def format_shape(shape) -> str:
-    if isinstance(shape, list):
-        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class KerasTensor:
@@ -71,48 +67,6 @@ class Node:
 
     def input_tensors(self) -> list[KerasTensor]:
         return [t for t in flatten((self.args, self.kwargs)) if isinstance(t, KerasTensor)]
-
-
-def flatten(structure) -> list:
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for key in structure for leaf in flatten(structure[key])]
-    return [structure]
-
-
-def map_structure(fn, structure):
-    if isinstance(structure, list):
-        return [map_structure(fn, s) for s in structure]
-    if isinstance(structure, tuple):
-        return tuple(map_structure(fn, s) for s in structure)
-    if isinstance(structure, dict):
-        return {k: map_structure(fn, v) for k, v in structure.items()}
-    return fn(structure)
-
-
-def shape_of(value):
-    """Shapes of a structure of tensors, batch axis replaced by None."""
-    if isinstance(value, (list, tuple)):
-        return [shape_of(v) for v in value]
-    if isinstance(value, KerasTensor):
-        return value.shape
-    return tuple(value.shape)
-
-
-def get_mask(value):
-    if isinstance(value, (list, tuple)):
-        return [get_mask(v) for v in value]
-    return getattr(value, "_keras_mask", None)
-
-
-def set_mask(value, mask) -> None:
-    if isinstance(value, (list, tuple)):
-        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(value)
-        for v, m in zip(value, masks):
-            set_mask(v, m)
-    elif isinstance(value, torch.Tensor):
-        value._keras_mask = mask
 
 
 class Layer(nn.Module):
@@ -237,7 +191,7 @@ class Layer(nn.Module):
         return self._eager_call(inputs, kwargs)
 
     def _eager_call(self, inputs, kwargs):
-        inputs = map_structure(_as_tensor, inputs)
+        inputs = map_structure(as_tensor, inputs)
         first = next((t for t in flatten(inputs) if isinstance(t, torch.Tensor)), None)
         self._maybe_build(shape_of(inputs), None if first is None else first.device)
         mask = kwargs.pop("mask", None)
@@ -276,14 +230,6 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
-
-
-def _as_tensor(value):
-    """Data given to a layer as a tensor: numpy float64 becomes float32, as Keras' floatx."""
-    if value is None or isinstance(value, (torch.Tensor, str, bool)):
-        return value
-    tensor = torch.as_tensor(np.ascontiguousarray(value))
-    return tensor.float() if tensor.dtype == torch.float64 else tensor
 
 
 def _batchless(shape):
