@@ -333,3 +333,15 @@ def test_fit_progress_bar_and_evaluate_dict(capsys):
     assert "loss" in printed.out + printed.err
     logs = model.evaluate(x, y, return_dict=True, verbose=0)
     assert set(logs) == {"loss", "accuracy"}
+
+
+def test_stateful_model_fits_with_fixed_batches():
+    needs_trainer()
+    model = Sequential([Input(batch_shape=(4, 5, 2)), LSTM(3, stateful=True), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(6).normal(size=(16, 5, 2)).astype("float32")
+    for _ in range(2):
+        history = model.fit(x, x[:, -1, :1], batch_size=4, epochs=1, shuffle=False, verbose=0)
+        model.reset_states()
+    assert np.isfinite(history.history["loss"][0])
+    assert model.predict(x, batch_size=4).shape == (16, 1)
