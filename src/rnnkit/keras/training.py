@@ -98,13 +98,18 @@ class TrainingMixin:
             self.__dict__["_torch_optimizer"] = torch_opt
         return self._torch_optimizer
 
-    def _trainer(self, callbacks=(), verbose=1, params=None):
+    def _trainer(self, callbacks=(), verbose=1, params=None, tbptt=None):
         Trainer, _ = _trainer_api()
         from rnnkit.keras.callbacks import adapt
 
         progress = 1 if verbose == "auto" else int(verbose)
-        return Trainer(self, loss=self.loss, optimizer=self._build_optimizer(), metrics=dict(self._metric_fns),
-                       callbacks=adapt(callbacks, self, params or {}), progress=progress)
+        model = self
+        if tbptt is not None:  # the trainer carries the recurrent layers' states between windows
+            from rnnkit.keras.tbptt import StateCarrier
+
+            model = StateCarrier(self)
+        return Trainer(model, loss=self.loss, optimizer=self._build_optimizer(), metrics=dict(self._metric_fns),
+                       callbacks=adapt(callbacks, self, params or {}), progress=progress, tbptt=tbptt)
 
     def _check_xy(self, x, y):
         n_x, n_y = _count(x), _count(y)
@@ -120,8 +125,12 @@ class TrainingMixin:
                                  f"{[int(v.shape[0]) for v in value]}.")
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, **kwargs):
-        """Train on arrays ``x``, ``y``; returns a ``History`` (``history.history['loss']``)."""
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, tbptt=None, **kwargs):
+        """Train on arrays ``x``, ``y``; returns a ``History`` (``history.history['loss']``).
+
+        ``tbptt=(k1, k2)`` (rnnkit's extra): truncated BPTT, k1 steps per update and gradients
+        through the last k2 of them, the recurrent states carried between windows (see
+        ``rnnkit.keras.tbptt`` and ``rnnkit.train.tbptt``)."""
         self._require_compiled("fit")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to fit: {sorted(kwargs)}")
@@ -151,7 +160,7 @@ class TrainingMixin:
             val = ArrayLoader(_group(vx), _group(vy), batch_size=batch_size, shuffle=False)
         self._ensure_built(x)
         loader = ArrayLoader(_group(x), _group(y), batch_size=batch_size, shuffle=bool(shuffle))
-        trainer = self._trainer(callbacks, verbose, {"epochs": epochs, "verbose": verbose, "steps": len(loader)})
+        trainer = self._trainer(callbacks, verbose, {"epochs": epochs, "verbose": verbose, "steps": len(loader)}, tbptt)
         self.__dict__["_last_trainer"] = trainer
         history = trainer.fit(loader, epochs=epochs, validation_data=val)
         history.model = self
