@@ -275,6 +275,9 @@ def open_model_stream(model, batch_size: int, *, grad: bool = False, condition: 
     from rnnkit.models.language_model import LanguageModel
     from rnnkit.models.tagger import SequenceTagger
 
+    if not isinstance(model, (SequenceClassifier, Forecaster, SequenceTagger, LanguageModel)):
+        raise TypeError(f"Received an invalid value for argument `model`: expected a SequenceTagger, LanguageModel, "
+                        f"SequenceClassifier or Forecaster, got {type(model).__name__}.")
     cells = model.encoder.rnn.stream_spec().cells  # ValueError for a bidirectional encoder
     if condition is not None and not isinstance(model, LanguageModel):
         raise ValueError(f"Received an invalid value for argument `condition`: only a LanguageModel stream takes a "
@@ -285,15 +288,11 @@ def open_model_stream(model, batch_size: int, *, grad: bool = False, condition: 
         return ForecasterStream(model, cells, batch_size, grad=grad)
     if isinstance(model, SequenceTagger):
         return ModelStream(model, cells, batch_size, embedding=model.inputs.embedding, head=model.head, grad=grad)
-    if isinstance(model, LanguageModel):
-        initial = None
-        if condition is not None:
-            if isinstance(condition, torch.Tensor) and condition.dim() == 2 and condition.shape[0] != batch_size:
-                raise ValueError(f"Received an invalid value for argument `condition`: expected {batch_size} rows "
-                                 f"(batch_size), got {describe(condition)}.")
-            with torch.no_grad():
-                initial = [row[0] for row in model.initial_state(condition)]
-        return ModelStream(model, cells, batch_size, embedding=model.embedding, head=model.head, grad=grad,
-                           initial=initial)
-    raise TypeError(f"Received an invalid value for argument `model`: expected a SequenceTagger, LanguageModel, "
-                    f"SequenceClassifier or Forecaster, got {type(model).__name__}.")
+    initial = None  # a LanguageModel
+    if condition is not None:
+        if isinstance(condition, torch.Tensor) and condition.dim() == 2 and condition.shape[0] != batch_size:
+            raise ValueError(f"Received an invalid value for argument `condition`: expected {batch_size} rows "
+                             f"(batch_size), got {describe(condition)}.")
+        with torch.no_grad():
+            initial = [row[0] for row in model.initial_state(condition)]
+    return ModelStream(model, cells, batch_size, embedding=model.embedding, head=model.head, grad=grad, initial=initial)
