@@ -3,7 +3,8 @@
 1. Time per epoch of ``Trainer.fit`` against the same training written as a plain loop (same
    model, data, optimizer, batch order), measured alternately in one process; the ratio is the
    trainer's overhead (metrics, finiteness checks, callbacks, progress off).
-2. Peak memory of one update on a long sequence: full BPTT against ``tbptt=(k, k)``, each in a
+2. Peak memory of one update on a long sequence: full BPTT (plain, and with activation
+   recomputation in pieces of 100 steps: the same gradients) against ``tbptt=(k, k)``, each in a
    fresh subprocess, as the growth of the peak resident set size (ru_maxrss) over the baseline
    after setup.
 
@@ -17,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -83,9 +83,9 @@ import json, resource, sys, torch
 from torch import nn
 sys.path.insert(0, {bench!r})
 from train_overhead import memory_model
-from rnnkit.train import ArrayLoader, Trainer
+from rnnkit.train import TBPTT, ArrayLoader, Trainer
 torch.set_num_threads(1)
-steps, hidden, k = {steps}, {hidden}, {k}
+steps, hidden, k, recompute = {steps}, {hidden}, {k}, {recompute}
 model = memory_model(hidden)
 class Plain(nn.Module):  # full BPTT: the output alone
     def __init__(self, inner):
@@ -95,7 +95,7 @@ class Plain(nn.Module):  # full BPTT: the output alone
         return self.inner(x)[0]
 x, y = torch.randn(16, steps, 4), torch.randn(16, steps, 1)
 trainer = Trainer(Plain(model) if k == 0 else model, loss="mse", optimizer="sgd", progress=False,
-                  tbptt=None if k == 0 else (k, k))
+                  tbptt=None if k == 0 else TBPTT(k, k, recompute=recompute))
 trainer.fit(ArrayLoader(x[:, :5], y[:, :5], batch_size=16), epochs=1)  # warm-up: lazy imports and allocations
 loader = ArrayLoader(x, y, batch_size=16, shuffle=False)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -122,13 +122,13 @@ def memory_model(hidden):
     return Tagger()
 
 
-def memory(steps, hidden, k):
-    code = CHILD.format(bench=HERE, steps=steps, hidden=hidden, k=k)
+def memory(steps, hidden, k, recompute=None):
+    code = CHILD.format(bench=HERE, steps=steps, hidden=hidden, k=k, recompute=recompute)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(HERE, "..", "src"), os.environ.get("PYTHONPATH", "")]))
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result.update({"steps": steps, "hidden": hidden, "tbptt": None if k == 0 else [k, k],
+    result.update({"steps": steps, "hidden": hidden, "tbptt": None if k == 0 else [k, k], "recompute": recompute,
                    "wall_s": time.perf_counter() - start})
     return result
 
@@ -143,7 +143,8 @@ def main():
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": 1,
                     "processor": platform.processor() or platform.machine(), "load_avg_1m": os.getloadavg()[0]},
         "overhead": overhead(samples=512 if args.quick else 2048, steps=30, hidden=32, repeats=3 if args.quick else 5),
-        "memory": [memory(steps_long, 64, 0), memory(steps_long, 64, 100), memory(steps_long, 64, 20)],
+        "memory": [memory(steps_long, 64, 0), memory(steps_long, 64, steps_long, recompute=100),
+                   memory(steps_long, 64, 100), memory(steps_long, 64, 20)],
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "train_overhead.json"), "w") as handle:
@@ -161,6 +162,8 @@ def main():
              "| steps | training | peak RSS growth (MiB) | loss | wall s |", "|---|---|---|---|---|"]
     for m in report["memory"]:
         mode = "full BPTT" if m["tbptt"] is None else f"tbptt={tuple(m['tbptt'])}"
+        if m.get("recompute"):
+            mode = f"full BPTT as tbptt=TBPTT({m['steps']}, {m['steps']}, recompute={m['recompute']})"
         lines.append(f"| {m['steps']} | {mode} | {m['growth_mib']:.1f} | {m['loss']:.4f} | {m['wall_s']:.1f} |")
     with open(os.path.join(HERE, "train_overhead.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")

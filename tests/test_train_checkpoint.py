@@ -62,7 +62,7 @@ def test_package_never_unpickles():
 def test_kill_with_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     epochs = 6
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
-    process = subprocess.Popen([sys.executable, str(TESTS / "train_resume_script.py"), str(tmp_path), str(epochs), "0.05"],
+    process = subprocess.Popen([sys.executable, str(TESTS / "train_resume_script.py"), str(tmp_path), str(epochs), "0.2"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -230,3 +230,38 @@ def test_trainer_save_and_load_checkpoint_by_hand(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(), other.model.state_dict().values()))
     moments = [s["exp_avg"] for s in other.optimizer.state.values()]
     assert moments and all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, trainer.optimizer.state.values()))
+
+
+def test_resume_with_a_shuffling_torch_dataloader_is_exact(tmp_path):
+    x, y = sign_data(48, steps=4)
+
+    def run(epochs, checkpoint_dir=None, resume=False):
+        torch.manual_seed(0)
+        model = SequenceClassifier(hidden=4, dropout=0.2)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
+        trainer = Trainer(model, loss="bce", seed=3, deterministic=True, progress=False)
+        trainer.fit(loader, epochs=epochs, checkpoint_dir=checkpoint_dir, resume=resume)
+        return trainer
+
+    run(2, tmp_path)
+    resumed = run(4, tmp_path, resume=True)
+    reference = run(4)
+    assert all(torch.equal(a, b) for a, b in zip(reference.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert resumed.history.history == reference.history.history
+
+
+def test_resume_restores_callback_state(tmp_path):
+    from rnnkit.train import EarlyStopping
+
+    x, y = torch.randn(16, 2), torch.randn(16, 1)
+
+    def run(epochs, checkpoint_dir=None, resume=False):
+        model = nn.Linear(2, 1)
+        trainer = Trainer(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.0), progress=False,
+                          callbacks=[EarlyStopping(monitor="loss", patience=2)])
+        return trainer.fit(ArrayLoader(x, y, batch_size=8, shuffle=False), epochs=epochs, checkpoint_dir=checkpoint_dir,
+                           resume=resume)
+
+    assert run(10).epoch == [0, 1, 2]  # lr 0: no improvement after epoch 0, patience 2
+    run(2, tmp_path)
+    assert run(10, tmp_path, resume=True).epoch == [0, 1, 2]  # the patience counter survived the restart

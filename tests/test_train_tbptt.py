@@ -209,3 +209,29 @@ def test_bad_tbptt_arguments_and_models():
         Trainer(LastStep(), tbptt=(4, 4), progress=False).fit(ArrayLoader((x, torch.tensor([10, 3, 4, 5])), y[:, :, :1]), epochs=1)
     with pytest.raises(ValueError, match="sequence-level targets with variable lengths are not supported"):
         Trainer(model, tbptt=(4, 4), progress=False).fit(ArrayLoader((x, torch.tensor([10, 3, 4, 5])), y[:, 0]), epochs=1)
+
+
+def test_a_recurrent_stack_with_namedtuple_states_trains_by_windows():
+    from rnnkit import RecurrentStack
+
+    torch.manual_seed(6)
+    x, y = data(steps=9, outputs=4)
+    full = RecurrentStack("lstm", 3, [5, 4], batch_first=True)
+    truncated = RecurrentStack("lstm", 3, [5, 4], batch_first=True)
+    truncated.load_state_dict(full.state_dict())
+
+    class Output(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(x)[0]
+
+    one_epoch(Output(full), x, y)
+    one_epoch(truncated, x, y, tbptt=9)
+    assert max_abs_diff(full, truncated) < 1e-6
+    lengths = torch.tensor([9, 2, 5, 7])
+    trainer = Trainer(truncated, loss="mse", optimizer="sgd", tbptt=(4, 3), clip_value=1.0, progress=False)
+    history = trainer.fit(ArrayLoader((x, lengths), y, batch_size=2), epochs=1)
+    assert len(history.history["loss"]) == 1

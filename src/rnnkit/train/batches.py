@@ -47,10 +47,15 @@ def batch_size_of(value) -> int:
 
 
 def detach(value):
+    """Detach every tensor of a nested value (tuples, NamedTuples, lists, dicts)."""
     if isinstance(value, torch.Tensor):
         return value.detach()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple: positional fields
+        return type(value)(*(detach(v) for v in value))
     if isinstance(value, (tuple, list)):
         return type(value)(detach(v) for v in value)
+    if isinstance(value, dict):
+        return {k: detach(v) for k, v in value.items()}
     return value
 
 

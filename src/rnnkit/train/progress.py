@@ -4,7 +4,7 @@
     25/32 [=======================>......] - 1.2s - loss: 0.4213 - accuracy: 0.8125
 
 ``mode``: 0 (silent), 1 (a bar redrawn in place, throttled to ~10 updates per second), or 2
-(one line per epoch), as Keras' ``verbose``.
+(one line per epoch), as Keras' ``verbose``; 1 becomes 2 when the stream is not a terminal.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class ProgressBar:
     def __init__(self, mode: int = 1, stream=None, width: int = 30, interval: float = 0.1):
         self.mode, self.width, self.interval = int(mode), width, interval
         self.stream = stream if stream is not None else sys.stdout
+        if self.mode == 1 and not getattr(self.stream, "isatty", lambda: False)():
+            self.mode = 2  # a log file or pipe: no carriage-return redraws, one line per epoch
         self._last_draw = 0.0
         self._start = 0.0
         self.total = None

@@ -38,92 +38,13 @@ The stateful protocol (what a model must offer):
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from rnnkit.errors import describe
-from rnnkit.train.batches import call_model, detach
-
-_RECURRENT_TYPES: tuple = (nn.RNNBase,)
-try:  # rnnkit's own layers and cells
-    from rnnkit.cells.base import RecurrentCell
-    from rnnkit.layers.stack import RecurrentLayerBase
-
-    _RECURRENT_TYPES = (nn.RNNBase, RecurrentLayerBase, RecurrentCell, nn.RNNCellBase)
-except ImportError:  # pragma: no cover
-    pass
-
-
-def map_state(fn, state, *others):
-    """Apply ``fn`` to every tensor of a nested state (and the matching tensors of ``others``)."""
-    if isinstance(state, torch.Tensor):
-        return fn(state, *others)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # NamedTuple
-        return type(state)(*(map_state(fn, s, *(o[i] for o in others)) for i, s in enumerate(state)))
-    if isinstance(state, (tuple, list)):
-        return type(state)(map_state(fn, s, *(o[i] for o in others)) for i, s in enumerate(state))
-    if isinstance(state, dict):
-        return {k: map_state(fn, v, *(o[k] for o in others)) for k, v in state.items()}
-    return state
-
-
-def has_tensor(state) -> bool:
-    found = []
-    map_state(lambda t: found.append(t) or t, state)
-    return bool(found)
-
-
-class StateAdapter:
-    """Calls a model with a carried state; see the module docstring for the protocol."""
-
-    def __init__(self, model):
-        self.model = model
-        self.is_layer = isinstance(model, _RECURRENT_TYPES[:2])
-        if self.is_layer:
-            self.accepts_lengths = not isinstance(model, nn.RNNBase)
-            self.batch_first = bool(getattr(model, "batch_first", False))
-            return
-        try:
-            params = inspect.signature(model.forward).parameters
-        except (TypeError, ValueError):  # pragma: no cover
-            params = {}
-        if "state" not in params:
-            recurrent = any(isinstance(m, _RECURRENT_TYPES) for m in model.modules())
-            reason = ("its forward() has no `state` argument" if recurrent
-                      else "it has no recurrent layer and its forward() has no `state` argument")
-            raise ValueError(f"Received `tbptt` with a model that carries no recurrent state: {type(model).__name__}: "
-                             f"{reason}. Define forward(..., state=None) returning (output, new_state), as "
-                             f"rnnkit.LSTM/GRU/RNN do with their hx (see rnnkit.train.tbptt).")
-        self.accepts_lengths = "lengths" in params
-        self.batch_first = True
-
-    def __call__(self, inputs, state, lengths):
-        if lengths is not None and not self.accepts_lengths:
-            raise ValueError(f"The batch carries per-sample lengths but {type(self.model).__name__}.forward accepts no "
-                             f"`lengths` argument; add one, or pass tbptt=TBPTT(k1, k2, lengths_index=None).")
-        extra = {"lengths": lengths} if lengths is not None else {}
-        if self.is_layer:
-            result = self.model(inputs if not isinstance(inputs, (tuple, list)) else inputs[0], state, **extra)
-        else:
-            result = call_model(self.model, inputs, state=state, **extra)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            raise ValueError(f"With tbptt, {type(self.model).__name__} must return (output, state) when called with "
-                             f"`state=`; got {describe(result) if isinstance(result, torch.Tensor) else type(result).__name__}.")
-        output, new_state = result
-        if not has_tensor(new_state):
-            raise ValueError(f"Received `tbptt` with a model that carries no recurrent state: {type(self.model).__name__} "
-                             f"returned state {new_state!r}; expected tensors to carry between windows.")
-        return output, new_state
-
-
-def _batch_dim(tensor, model):
-    override = getattr(model, "state_batch_dim", None)
-    if override is not None:
-        return override
-    return 1 if tensor.dim() == 3 else 0
+from rnnkit.train.batches import detach
+from rnnkit.train.stateful import StateAdapter, batch_dim, map_state
 
 
 @dataclass(frozen=True)
@@ -132,13 +53,17 @@ class TBPTT:
     the time axis of inputs, targets and outputs (None: 0 for a layer with batch_first=False,
     else 1). ``lengths_index``: position of the lengths tensor among the inputs ("auto": the
     last input when it is a 1-D integer tensor; None: no lengths). ``targets_per_step``: whether
-    targets have the time axis (None: when their size on ``time_dim`` equals the inputs')."""
+    targets have the time axis (None: when their size on ``time_dim`` equals the inputs').
+    ``recompute``: activation checkpointing; the gradient part of each window runs in pieces of
+    this many steps whose activations are recomputed during backward, so memory holds
+    ``recompute`` steps of activations plus one state per piece (gradients are unchanged)."""
 
     k1: int
     k2: int
     time_dim: int | None = None
     lengths_index: object = "auto"
     targets_per_step: bool | None = None
+    recompute: int | None = None
 
     def __post_init__(self):
         for name in ("k1", "k2"):
@@ -146,6 +71,10 @@ class TBPTT:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Received an invalid value for argument `tbptt`: expected positive integers (k1, k2), "
                                  f"got {name}={value!r}.")
+        if self.recompute is not None and (isinstance(self.recompute, bool) or not isinstance(self.recompute, int)
+                                           or self.recompute <= 0):
+            raise ValueError(f"Received an invalid value for argument `recompute`: expected a positive integer or None, "
+                             f"got {self.recompute!r}.")
         if self.k2 > self.k1:
             raise ValueError(f"Received an invalid value for argument `tbptt`: expected k2 <= k1 (backpropagate through "
                              f"at most the k1 steps of a window), got k1={self.k1}, k2={self.k2}.")
@@ -181,8 +110,51 @@ class TBPTT:
             raise ValueError("tbptt supports models with one output and one target tensor, got a tuple of targets.")
         return items, lengths, time_dim
 
+    def valid_view(self, inputs, outputs, targets):
+        """(outputs, targets, weight) for metrics: with lengths and per-step targets, the valid
+        steps only, flattened to (N, ...), weighted by N; otherwise unchanged, weighted by B."""
+        items, lengths, time_dim = self._layout(inputs, targets)
+        steps = items[0].shape[time_dim]
+        per_step = self.targets_per_step
+        if per_step is None:
+            per_step = targets.dim() > time_dim and targets.shape[time_dim] == steps
+        if not per_step:
+            return outputs, targets, int(targets.shape[0])  # sequence-level targets: (B, ...)
+        if lengths is None:
+            return outputs, targets, int(targets.shape[1 if time_dim == 0 else 0])
+        valid = (torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)).to(outputs.device)
+        out_bt = outputs.movedim(time_dim, 1) if time_dim != 1 else outputs
+        tgt_bt = targets.movedim(time_dim, 1) if time_dim != 1 else targets
+        return out_bt[valid], tgt_bt[valid], int(valid.sum())
+
+    # ---- streams ----------------------------------------------------------------------------
+    def initial_state(self, carried, reset):
+        """The state a batch starts from: zero (None) for ordinary batches; for a stream batch
+        (``reset`` is a (B,) bool mask) the previous batch's final state, zeroed in reset rows."""
+        if reset is None:
+            return None
+        adapter = self.__dict__["_adapter"]
+        if (self.time_dim if self.time_dim is not None else (1 if adapter.batch_first else 0)) != 1:
+            raise ValueError("Stream batches are batch-first (B, chunk, ...), but tbptt reads time on axis 0 here: use "
+                             "a batch_first=True model or TBPTT(..., time_dim=1).")
+        if carried is None:
+            return None
+        reset = torch.as_tensor(reset, dtype=torch.bool)
+
+        def zero_rows(tensor):
+            dim = batch_dim(tensor, adapter.model)
+            if tensor.shape[dim] != reset.shape[0]:
+                raise ValueError(f"A stream batch of {reset.shape[0]} rows follows one of {tensor.shape[dim]} rows: "
+                                 f"stream batches must keep their size.")
+            shape = [1] * tensor.dim()
+            shape[dim] = -1
+            return tensor.masked_fill(reset.to(tensor.device).view(shape), 0.0)
+
+        return map_state(zero_rows, carried)
+
     # ---- training ---------------------------------------------------------------------------
-    def train_batch(self, trainer, inputs, targets, epoch_step):
+    def train_batch(self, trainer, inputs, targets, epoch_step, state=None):
+        """Train on one batch window by window; returns (mean loss, outputs, final state)."""
         adapter = self.__dict__["_adapter"]
         items, lengths, time_dim = self._layout(inputs, targets)
         steps = items[0].shape[time_dim]
@@ -193,7 +165,7 @@ class TBPTT:
             raise ValueError("tbptt with per-sample lengths needs per-step targets (with the time axis); sequence-level "
                              "targets with variable lengths are not supported.")
         end_all = int(lengths.max()) if lengths is not None else steps
-        state, total, weight, outputs = None, 0.0, 0, []
+        total, weight, outputs = 0.0, 0, []
         for start in range(0, end_all, self.k1):
             end = min(start + self.k1, end_all)
             last_window = end == end_all
@@ -211,7 +183,7 @@ class TBPTT:
                 with torch.no_grad():
                     _, state = self._run(adapter, items, lengths, state, split, end, time_dim)
                 continue
-            out_b, state = self._run(adapter, items, lengths, state, split, end, time_dim)
+            out_b, state = self._run_with_grad(adapter, items, lengths, state, split, end, time_dim, per_step)
             if per_step:
                 loss, n_b = self._loss(trainer, out_b, targets, lengths, split, end, time_dim, keep_graph=True)
             else:
@@ -230,7 +202,18 @@ class TBPTT:
                 full = full * _valid_mask(lengths, steps, time_dim, full)  # padded steps give zero, as rnnkit layers
         else:
             full = outputs[-1]
-        return total / max(weight, 1), full
+        return total / max(weight, 1), full, state
+
+    def _run_with_grad(self, adapter, items, lengths, state, lo, hi, time_dim, per_step):
+        if self.recompute is None or hi - lo <= self.recompute:
+            return self._run(adapter, items, lengths, state, lo, hi, time_dim)
+        pieces = []
+        for start in range(lo, hi, self.recompute):
+            end = min(start + self.recompute, hi)
+            output, state = checkpoint(self._run, adapter, items, lengths, state, start, end, time_dim,
+                                       use_reentrant=False)
+            pieces.append(output)
+        return (torch.cat(pieces, dim=time_dim) if per_step else pieces[-1]), state
 
     def _run(self, adapter, items, lengths, state, lo, hi, time_dim):
         chunk = [t.narrow(time_dim, lo, hi - lo) if isinstance(t, torch.Tensor) and t.dim() > time_dim
@@ -243,7 +226,7 @@ class TBPTT:
         output, new_state = adapter(inputs, state, chunk_lengths.clamp(min=1))
         if state is not None and not bool(active.all()):
             def keep(new, old):  # finished samples keep their final state
-                dim = _batch_dim(new, adapter.model)
+                dim = batch_dim(new, adapter.model)
                 shape = [1] * new.dim()
                 shape[dim] = -1
                 return torch.where(active.to(new.device).view(shape), new, old)
@@ -268,17 +251,17 @@ class TBPTT:
         return (loss if keep_graph else float(loss)), count
 
     # ---- evaluation -------------------------------------------------------------------------
-    def predict_batch(self, trainer, inputs):
-        """Outputs for whole sequences (one window, no gradient): the same as the model's forward."""
+    def predict_batch(self, trainer, inputs, state=None):
+        """(outputs, final state) for whole sequences in one window, without gradient: the same as
+        the model's forward from ``state``."""
         adapter = self.__dict__["_adapter"]
-        items, lengths, _ = self._layout(inputs)
-        output, _ = adapter(tuple(items) if len(items) > 1 else items[0], None, lengths)
-        return output
+        items, lengths, time_dim = self._layout(inputs)
+        return self._run(adapter, items, lengths, state, 0, items[0].shape[time_dim], time_dim)
 
-    def evaluate_batch(self, trainer, inputs, targets):
-        """(outputs, loss) for whole sequences; with lengths, the loss covers valid steps only,
-        as in training."""
-        outputs = self.predict_batch(trainer, inputs)
+    def evaluate_batch(self, trainer, inputs, targets, state=None):
+        """(outputs, loss, final state) for whole sequences; with lengths, the loss covers valid
+        steps only, as in training."""
+        outputs, final = self.predict_batch(trainer, inputs, state)
         items, lengths, time_dim = self._layout(inputs, targets)
         steps = items[0].shape[time_dim]
         per_step = self.targets_per_step
@@ -288,7 +271,7 @@ class TBPTT:
             loss, _ = self._loss(trainer, outputs, targets, lengths, 0, steps, time_dim)
         else:
             loss = float(trainer.compute_loss(outputs, targets))
-        return outputs, loss
+        return outputs, loss, final
 
 
 def _valid_mask(lengths, steps, time_dim, like):

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import torch
 
 from rnnkit.errors import check_positive_int, describe
-from rnnkit.train.batches import (WeightedMeans, batch_size_of, call_model, concat_outputs, detach, split_batch,
-                                  to_device)
+from rnnkit.train.batches import WeightedMeans, batch_size_of, call_model, detach, split_batch, to_device
 from rnnkit.train.callbacks.base import CallbackList, History
 from rnnkit.train.determinism import deterministic_mode, seed_everything
 from rnnkit.train.gradients import NonFiniteError, clip_gradients, global_norm, grads_of
+from rnnkit.train.inference import evaluate, predict
 from rnnkit.train.losses import get_loss
 from rnnkit.train.metrics import get_metrics
 from rnnkit.train.optimizers import _check_clip, get_optimizer
@@ -133,6 +132,15 @@ class Trainer:
                 values[name] = float(fn(outputs, targets))
         return values
 
+    def batch_logs(self, loss, inputs, outputs, targets):
+        """(logs, weight) of one batch: the loss and metrics, weighted by its number of samples;
+        with tbptt and lengths, metrics see valid steps only and the weight is their count."""
+        if self.tbptt is not None:
+            outputs, targets, weight = self.tbptt.valid_view(inputs, outputs, targets)
+        else:
+            weight = batch_size_of(targets)
+        return {"loss": loss, **self.compute_metrics(outputs, targets)}, weight
+
     def _nonfinite(self, what, epoch_step):
         kept = ""
         if self._checkpoint_dir is not None:
@@ -161,10 +169,15 @@ class Trainer:
         clip_gradients(grads, self.clip_value, self.clip_norm, self.clip_norm_per_tensor)
         self.optimizer.step()
 
-    def train_batch(self, inputs, targets, epoch_step):
-        """One update on one batch; returns (loss value, detached outputs)."""
+    def train_batch(self, inputs, targets, epoch_step, reset=None):
+        """One update on one batch (several with tbptt); returns (loss value, detached outputs).
+        ``reset``: the (B,) mask of a stream batch; with tbptt its state carries over from the
+        previous batch, zeroed in the rows where a new sequence starts."""
         if self.tbptt is not None:
-            return self.tbptt.train_batch(self, inputs, targets, epoch_step)
+            state = self.tbptt.initial_state(self._stream_state, reset)
+            loss, outputs, final = self.tbptt.train_batch(self, inputs, targets, epoch_step, state)
+            self._stream_state = detach(final) if reset is not None else None
+            return loss, outputs
         self.optimizer.zero_grad(set_to_none=True)
         outputs = call_model(self.model, inputs)
         loss = self.compute_loss(outputs, targets)
@@ -173,7 +186,7 @@ class Trainer:
 
     def forward_eval(self, inputs):
         if self.tbptt is not None:
-            return self.tbptt.predict_batch(self, inputs)
+            return self.tbptt.predict_batch(self, inputs)[0]
         return call_model(self.model, inputs)
 
     # ---- epochs -------------------------------------------------------------------------------
@@ -182,14 +195,14 @@ class Trainer:
         means = WeightedMeans()
         bar = ProgressBar(self.progress, self.progress_stream)
         bar.epoch_begin(self.epoch, epochs, len(data) if hasattr(data, "__len__") else None)
-        done = 0
+        done, self._stream_state = 0, None
         for done, batch in enumerate(data, start=1):
             inputs, targets = split_batch(batch)
             inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-            loss, outputs = self.train_batch(inputs, targets, done)
+            loss, outputs = self.train_batch(inputs, targets, done, getattr(batch, "reset", None))
             self.global_step += 1
-            logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
-            means.add(logs, batch_size_of(targets))
+            logs, weight = self.batch_logs(loss, inputs, outputs, targets)
+            means.add(logs, weight)
             self.scheduler.after_batch()
             self._callbacks.on_batch_end(self, self.global_step, logs)
             bar.update(done, means.means())
@@ -271,60 +284,18 @@ class Trainer:
         return state
 
     # ---- evaluation and prediction ------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, data) -> dict:
         """Mean loss and metrics over ``data`` (batches of (inputs, targets)), weighted by batch size."""
-        was_training = self.model.training
-        self.model.eval()
-        means = WeightedMeans()
-        try:
-            for batch in data:
-                inputs, targets = split_batch(batch)
-                inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
-                if self.tbptt is not None:
-                    outputs, loss = self.tbptt.evaluate_batch(self, inputs, targets)
-                else:
-                    outputs = call_model(self.model, inputs)
-                    loss = float(self.compute_loss(outputs, targets))
-                logs = {"loss": loss, **self.compute_metrics(outputs, targets)}
-                means.add(logs, batch_size_of(targets))
-        finally:
-            self.model.train(was_training)
-        if means.count == 0:
-            raise ValueError("Received empty data in `evaluate`: expected at least one batch.")
-        return means.means()
+        return evaluate(self, data)
 
-    @torch.no_grad()
     def predict(self, data_or_inputs, batch_size: int = 32):
-        """Model outputs for a tensor / tuple of tensors (batched by ``batch_size``) or for an
-        iterable of batches (an ``ArrayLoader`` without targets yields inputs; a pair
+        """Model outputs for a tensor, numpy array or tuple of them (batched by ``batch_size``), or
+        for an iterable of batches (an ``ArrayLoader`` without targets yields inputs; a pair
         ``(inputs, targets)`` from other loaders is split and its targets ignored)."""
-        from rnnkit.train.loader import ArrayLoader
-
-        if isinstance(data_or_inputs, np.ndarray) or (isinstance(data_or_inputs, tuple) and data_or_inputs
-                                                      and all(isinstance(t, np.ndarray) for t in data_or_inputs)):
-            data_or_inputs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False).inputs
-            data_or_inputs = tuple(data_or_inputs) if len(data_or_inputs) > 1 else data_or_inputs[0]
-        if isinstance(data_or_inputs, torch.Tensor) or (
-                isinstance(data_or_inputs, tuple) and data_or_inputs and all(isinstance(t, torch.Tensor) for t in data_or_inputs)):
-            batches, pairs = ArrayLoader(data_or_inputs, None, batch_size=batch_size, shuffle=False), False
-        else:
-            batches = data_or_inputs
-            pairs = not (isinstance(batches, ArrayLoader) and batches.targets is None)
-        was_training = self.model.training
-        self.model.eval()
-        chunks = []
-        try:
-            for batch in batches:
-                inputs = batch[0] if pairs and isinstance(batch, (tuple, list)) and len(batch) == 2 else batch
-                chunks.append(detach(self.forward_eval(to_device(inputs, self.device))))
-        finally:
-            self.model.train(was_training)
-        if not chunks:
-            raise ValueError("Received empty data in `predict`: expected at least one batch.")
-        return concat_outputs(chunks)
+        return predict(self, data_or_inputs, batch_size)
 
     _checkpoint_dir = None
     _bar = None
     _pending_callback_states = None
+    _stream_state = None
     resumed_from = None
