@@ -82,6 +82,22 @@ def test_tbptt_with_k1_k2_T_equals_full_bptt(per_step, clip):
     assert not np.allclose(full.get_weights()[0], Sequential([Input((None, F)), *make()]).get_weights()[0])
 
 
+def test_tbptt_with_masked_variable_lengths():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(8, T, F)).astype("float32")
+    lengths = rng.integers(2, T + 1, size=8)
+    for row, n in enumerate(lengths):
+        x[row, n:] = 0.0  # post-padding, masked by Masking(0.0)
+    y = rng.normal(size=(8, T, 1)).astype("float32")
+    make = lambda: [Masking(0.0), LSTM(5, return_sequences=True), Dense(1)]
+    full, trunc, h_full, h_trunc = _fit_pair(make, x, y, (T, T))
+    np.testing.assert_allclose(h_trunc.history["loss"], h_full.history["loss"], atol=1e-6, rtol=0)
+    for a, b in zip(trunc.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    _, _, _, h_short = _fit_pair(make, x, y, (4, 4), epochs=3)
+    assert np.isfinite(h_short.history["loss"]).all() and h_short.history["loss"][-1] < h_short.history["loss"][0]
+
+
 def test_tbptt_fit_trains_a_delayed_copy():
     # y_t = x_{t-2}: needs memory across steps, and across windows at the window edges
     rng = np.random.default_rng(5)

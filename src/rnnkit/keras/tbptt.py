@@ -76,8 +76,3 @@ class StateCarrier(nn.Module):
                 layer.stateful = stateful
                 layer.__dict__["states"] = states
         return output, new_state
-
-    def train(self, mode: bool = True):
-        self.model.train(mode)
-        self.training = mode
-        return self
