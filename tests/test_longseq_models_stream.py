@@ -129,6 +129,17 @@ def test_forecaster_forecast_from_history_so_far(strategy, dtype):
         torch.testing.assert_close(got, want, atol=TOL[dtype], rtol=0)
 
 
+def test_forecaster_valid_mask_holds_the_forecast():
+    model = _model(Forecaster, ForecasterConfig(horizon=2, hidden_size=5, num_layers=2), torch.float64)
+    y = torch.randn(2, 6, 1, dtype=torch.float64)
+    lengths = torch.tensor([6, 3])
+    stream = model.stream(2)
+    for t in range(6):
+        out = stream.step(y[:, t], valid=t < lengths)
+    torch.testing.assert_close(out[0], model(y[:1])[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[1], model(y[1:2, :3])[0], atol=1e-6, rtol=0)  # row 1 stopped at its length
+
+
 def test_forecaster_run_without_exog():
     model = _model(Forecaster, ForecasterConfig(horizon=4, hidden_size=5), torch.float64)
     y = torch.randn(3, 6, 1, dtype=torch.float64)
