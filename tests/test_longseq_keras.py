@@ -98,6 +98,33 @@ def test_tbptt_with_masked_variable_lengths():
     assert np.isfinite(h_short.history["loss"]).all() and h_short.history["loss"][-1] < h_short.history["loss"][0]
 
 
+def test_tbptt_with_a_functional_tagger_on_token_ids():
+    from rnnkit.keras import Embedding, Model
+
+    rng = np.random.default_rng(11)
+    ids = rng.integers(1, 20, size=(8, T))
+    ids[3, 6:] = 0  # padding, masked by mask_zero
+    tags = rng.integers(0, 3, size=(8, T))
+
+    def make():
+        inputs = Input((None,), dtype="int64")
+        h = Embedding(20, 6, mask_zero=True)(inputs)
+        h = GRU(5, return_sequences=True)(h)
+        model = Model(inputs, Dense(3, activation="softmax")(h))
+        model.compile(optimizer=SGD(0.5), loss="sparse_categorical_crossentropy")
+        return model
+
+    torch.manual_seed(12)
+    full, trunc = make(), make()
+    trunc.set_weights(full.get_weights())
+    h_full = full.fit(ids, tags, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    h_trunc = trunc.fit(ids, tags, batch_size=4, epochs=2, shuffle=False, verbose=0, tbptt=(T, T))
+    assert np.isfinite(h_full.history["loss"]).all()
+    np.testing.assert_allclose(h_trunc.history["loss"], h_full.history["loss"], atol=1e-6, rtol=0)
+    for a, b in zip(trunc.get_weights(), full.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
 def test_tbptt_fit_trains_a_delayed_copy():
     # y_t = x_{t-2}: needs memory across steps, and across windows at the window edges
     rng = np.random.default_rng(5)
