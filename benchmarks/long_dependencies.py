@@ -143,6 +143,7 @@ def run_one(cfg: dict) -> dict:
             spent += clock() - mark
             if spent >= next_eval or spent >= cfg["budget"]:
                 curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y)})
+                print(f"  {task} T={steps} {cell} clip={cfg['clip']} init={cfg['init']}: {curve[-1]}", flush=True)
                 next_eval += cfg["budget"] / 8
                 if spent >= cfg["budget"]:
                     break

@@ -9,6 +9,15 @@ import rnnkit
 from rnnkit.diagnostics import GradientFlowWarning, gradient_flow
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread avoids spinning threads on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _hand_rnn(layer, x, weights):
     """Plain loop of the tanh RNN equations; returns (loss, [h_t])."""
     w_ih, w_hh, b_ih, b_hh = layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0
@@ -228,3 +237,23 @@ def test_errors():
         gradient_flow(rnnkit.RNN(2, 2), (torch.randn(3, 1, 2), torch.randn(3, 1, 2)), "hinge")
     with pytest.raises(ValueError, match="`loss_fn`: expected it to return a scalar"):
         gradient_flow(rnnkit.RNN(2, 2), torch.randn(3, 1, 2), lambda out: out[0])
+
+
+def test_backend_forced_to_reference_and_restored():
+    layer = rnnkit.GRU(2, 3)
+    other = torch.nn.Linear(2, 2)
+    other.backend = "something-else"  # not a recurrent layer: left alone
+    model = torch.nn.ModuleDict({"rnn": layer, "other": other})
+    layer.backend = "auto"
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.parts = model
+
+        def forward(self, x):
+            assert self.parts["rnn"].backend == "reference" and self.parts["other"].backend == "something-else"
+            return self.parts["rnn"](x)[0]
+
+    gradient_flow(Wrapper(), torch.randn(4, 1, 2))
+    assert layer.backend == "auto" and "step_projected" not in layer.cell_grid()[0][0].__dict__
