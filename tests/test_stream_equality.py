@@ -148,3 +148,26 @@ def test_protocol_with_head():
     assert isinstance(stream, Stream)
     torch.testing.assert_close(stream.run(x), model(x), atol=1e-6, rtol=0)
     torch.testing.assert_close(open_stream(model, 2).run(x.transpose(0, 1), batch_first=True), model(x).transpose(0, 1), atol=1e-6, rtol=0)
+
+
+def test_protocol_with_embedding_like_a_language_model():
+    torch.manual_seed(6)
+    embedding, rnn, head = torch.nn.Embedding(11, 4), rnnkit.LSTM(4, 6, num_layers=2).eval(), torch.nn.Linear(6, 11)
+
+    class LM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.rnn, self.head = embedding, rnn, head
+
+        def forward(self, ids):  # (T, B)
+            return self.head(self.rnn(self.embedding(ids))[0])
+
+        def stream_spec(self):
+            return StreamSpec(cells=self.rnn.stream_spec().cells, embed=self.embedding, head=self.head)
+
+    model = LM()
+    ids = torch.randint(0, 11, (8, 3))
+    stream = open_stream(model, 3)
+    torch.testing.assert_close(torch.stack([stream.step(t) for t in ids]), model(ids), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"`x_t`: expected 3 rows"):
+        stream.step(torch.tensor([1, 2]))
