@@ -40,3 +40,19 @@ def test_callback_in_trainer_fit(tmp_path):
         final = torch.nn.functional.mse_loss(trainer.model(x[:4]), y[:4])
     assert callback.history[-1][1].loss == pytest.approx(float(final), rel=1e-6)
     assert (tmp_path / "gradient_flow_heatmap.png").is_file() and (tmp_path / "gradient_flow_history.json").is_file()
+
+
+def test_callback_state_round_trips_through_json():
+    import json
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(8, 5, 2, generator=g), torch.randn(8, 1, generator=g)
+    callback = GradientFlowCallback((x[:2], y[:2]), every=2, warn=False)
+    trainer = train.Trainer(Regressor(), loss="mse", optimizer="sgd", callbacks=[callback], progress=False, seed=0)
+    trainer.fit(train.ArrayLoader(x, y, batch_size=4, seed=0), epochs=2)
+    state = json.loads(json.dumps(callback.state_dict()))
+    again = GradientFlowCallback((x[:2], y[:2]), warn=False)
+    again.load_state_dict(state)
+    assert [s for s, _ in again.history] == [s for s, _ in callback.history]
+    assert again.history[-1][1].directions[0].grad_norm == pytest.approx(callback.history[-1][1].directions[0].grad_norm)
+    assert again.monitor.previous == callback.monitor.previous

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rnnkit.diagnostics.flow import gradient_flow
+from rnnkit.diagnostics.flow import FlowReport, gradient_flow
 from rnnkit.diagnostics.monitor import ExplodingMonitor, parameter_grad_norm
 from rnnkit.diagnostics.probe import find_cells
 from rnnkit.errors import check_positive_int
@@ -78,6 +78,17 @@ class GradientFlowCallback(_Base):
         self._record(trainer, self._step)
         if self.out_dir is not None:
             self.write(self.out_dir)
+
+    def state_dict(self) -> dict:
+        """JSON-serializable records and monitor state, so a resumed run keeps its history."""
+        return {"records": [{"step": s, **r.to_dict()} for s, r in self.history], "previous": self.monitor.previous,
+                "exploding": list(self.monitor.messages), "grad_norms": [list(n) for n in self.monitor.norms]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = [(r["step"], FlowReport.from_dict(r)) for r in state.get("records", [])]
+        self.monitor.previous = state.get("previous")
+        self.monitor.messages = list(state.get("exploding", []))
+        self.monitor.norms = [tuple(n) for n in state.get("grad_norms", [])]
 
     def write(self, out_dir) -> dict:
         """Write the PNGs and the JSON history into ``out_dir``; return {name: path}."""
