@@ -74,7 +74,7 @@ class Stream:
         if not cells:
             raise ValueError("Received an invalid value for argument `spec`: expected at least one cell, got none.")
         self.cells = cells
-        self.head, self.embed = spec.head, spec.embed
+        self.head, self.input_transform = spec.head, spec.embed
         self.batch_size = check_positive_int(batch_size, "batch_size")
         first = cells[0].weights().weight_ih
         self.device, self.dtype = first.device, first.dtype  # the stream follows the weights
@@ -140,11 +140,11 @@ class Stream:
         """
         if not isinstance(x_t, torch.Tensor):
             raise TypeError(f"Received an invalid value for argument `x_t`: expected a torch.Tensor of shape ({self.batch_size}, {self.input_size}), got {type(x_t).__name__}.")
-        if self.embed is not None:
+        if self.input_transform is not None:
             if x_t.dim() < 1 or x_t.shape[0] != self.batch_size:
                 raise ValueError(f"Received an invalid value for argument `x_t`: expected {self.batch_size} rows (one step per stream row), got {describe(x_t)}.")
             with (nullcontext() if self.grad else torch.no_grad()):
-                x_t = self.embed(x_t)  # (B, I)
+                x_t = self.input_transform(x_t)  # (B, I)
         if x_t.dim() != 2 or x_t.shape[0] != self.batch_size:
             raise ValueError(f"Received an invalid value for argument `x_t`: expected shape ({self.batch_size}, {self.input_size}) (batch_size rows, one step), got {describe(x_t)}.")
         if x_t.shape[1] != self.input_size:
