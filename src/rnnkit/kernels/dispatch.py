@@ -1,19 +1,42 @@
-"""Choose the backend that runs a cell over a sequence, and record the choice."""
+"""Choose the backend that runs a cell over a sequence, and record the choice.
+
+Backends (``backend=``):
+
+``reference``  autograd over ``cell.step``: the specification, runs any cell.
+``fused``      our C++ forward and hand-derived backward through time (``kernels/fused.py``).
+``vendor``     torch's own kernels (``torch._VF.lstm/gru/rnn_*``: oneDNN on CPU, cuDNN on GPU),
+               for whole torch-compatible layers where the math is identical (``kernels/vendor.py``).
+``auto``       the rule in ``auto_rule`` below, backed by ``benchmarks/speed.md``.
+
+Every run records a ``Choice(backend, reason)``. A backend that cannot serve a configuration
+falls back to ``reference`` (with a warning when ``fused`` was asked for or the extension could
+not be built); in strict mode (``strict=True`` on a layer, or ``RNNKIT_STRICT=1`` in the
+environment) it raises ``BackendUnavailableError`` instead.
+"""
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import NamedTuple, Optional
 
 import torch
 
+from rnnkit.cells.recurrent_dropout import draw_mask
+from rnnkit.kernels import extension
+from rnnkit.kernels.fused import scan_fused, unsupported_reason
 from rnnkit.kernels.reference import scan_reference
 
-BACKENDS = ("auto", "reference")
+BACKENDS = ("auto", "reference", "fused", "vendor")
 
 
 class Choice(NamedTuple):
     backend: str
     reason: str
+
+
+class BackendUnavailableError(RuntimeError):
+    """Strict mode: the requested or automatic backend cannot serve this configuration."""
 
 
 def check_backend(name) -> str:
@@ -22,13 +45,131 @@ def check_backend(name) -> str:
     return name
 
 
-def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto", record: Optional[dict] = None):
-    """Run one cell over (T, B, G*H) projected inputs. Returns (outputs, final_state, Choice)."""
-    if record is not None:
-        choice = Choice("reference", "trace() records gates, which only the reference backend exposes")
-    elif backend == "reference":
-        choice = Choice("reference", "requested")
+def strict_mode(strict: bool = False) -> bool:
+    """True when ``strict`` is set or the environment variable RNNKIT_STRICT is 1/true."""
+    return bool(strict) or os.environ.get("RNNKIT_STRICT", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+_warned: set = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) -> Choice:
+    """Fall back to reference, or raise in strict mode."""
+    if strict_mode(strict):
+        raise BackendUnavailableError(
+            f"backend={backend!r} cannot run {what} without falling back to the reference backend: {reason}. "
+            "Strict mode (strict=True or RNNKIT_STRICT=1) forbids the fallback; pass backend='reference' to accept it."
+        )
+    if warn:
+        _warn_once(f"rnnkit: backend={backend!r} falls back to 'reference' for {what}: {reason}.")
+    return Choice("reference", f"fallback from {backend!r}: {reason}")
+
+
+def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = False, strict: bool = False) -> Choice:
+    """Which backend runs ``cell`` over ``x_proj``, and why."""
+    if record:
+        return Choice("reference", "trace() records gates, which only the reference backend exposes")
+    if backend == "reference":
+        return Choice("reference", "requested")
+    what = type(cell).__name__
+    reason = unsupported_reason(cell, x_proj)
+    if reason is not None:
+        return fallback(backend, what, reason, strict, warn=backend == "fused")
+    missing = extension.unavailable_reason()
+    if missing is not None:
+        return fallback(backend, what, f"the fused C++ extension is unavailable: {missing}", strict, warn=True)
+    if backend == "fused":
+        return Choice("fused", "requested")
+    if backend == "vendor":
+        return Choice("fused", "vendor kernels run whole rnnkit.LSTM/GRU/RNN layers only; the fused kernel serves a single cell")
+    return Choice("fused", auto_fused_reason(cell))
+
+
+def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
+             record: Optional[dict] = None, training: bool = False, strict: bool = False):
+    """Run one cell over (T, B, G*H) projected inputs. Returns (outputs, final_state, Choice).
+
+    A cell with ``recurrent_dropout = p > 0`` gets one dropout mask per sequence in training mode.
+    """
+    choice = choose(cell, x_proj, backend=backend, record=record is not None, strict=strict)
+    p = getattr(cell, "recurrent_dropout", 0.0)
+    dropout_mask = draw_mask(p, x_proj.shape[1], cell.output_size, like=x_proj) if (p > 0 and training) else None
+    if choice.backend == "fused":
+        out, final = scan_fused(cell, x_proj, state, mask, dropout_mask)
     else:
-        choice = Choice("reference", "the only backend available")
-    out, final = scan_reference(cell, x_proj, state, mask, record)
+        out, final = scan_reference(cell, x_proj, state, mask, record, dropout_mask)
     return out, final, choice
+
+
+# ---- whole layers: the vendor kernel --------------------------------------------------------
+SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
+
+
+def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
+    """The ``auto`` rule between torch's kernel and ours for a configuration both can run.
+
+    Backed by benchmarks/speed.md (CPU, one thread):
+    - a training step of GRU and RNN is faster on the fused kernel at every point measured
+      (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
+    - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
+      while below that (and for very short sequences, where oneDNN's per-call setup dominates)
+      the fused kernel's lower per-step overhead wins.
+    Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
+    GRU, other activations) always run on ``fused``.
+    """
+    if x.device.type != "cpu" or extension.load_extension() is None:
+        return True
+    family = layer.cell_grid()[0][0].family
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters()))
+    if needs_grad and family in ("gru", "rnn"):
+        return False
+    small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
+    return not small
+
+
+def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
+    """Choice("vendor", why) when torch's kernel runs the whole layer, else None (per-cell path)."""
+    from rnnkit.kernels import vendor  # noqa: PLC0415
+
+    if record or backend in ("reference", "fused"):
+        return None
+    reason = vendor.unsupported_reason(layer, x, training)
+    if backend == "vendor":
+        if reason is None:
+            return Choice("vendor", "requested")
+        _warn_once(f"rnnkit: backend='vendor' cannot run {type(layer).__name__} exactly ({reason}); using the fused kernel.")
+        return None
+    if reason is None and auto_prefers_vendor(layer, x, training):
+        return Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it")
+    return None
+
+
+def auto_fused_reason(cell) -> str:
+    """Why ``auto`` chose the fused kernel for ``cell`` (recorded in ``last_backend``)."""
+    family = cell.family
+    stock = family == "rnn" or ((cell.activation, cell.recurrent_activation) == ("tanh", "sigmoid")
+                                and not getattr(cell, "layer_norm", False)
+                                and (family == "lstm" or cell.reset_after))
+    if not stock:
+        return "auto: torch's kernel cannot compute this cell; the fused kernel serves it"
+    if getattr(cell, "recurrent_dropout", 0.0):
+        return "auto: recurrent dropout has no torch kernel; the fused kernel serves it"
+    return ("auto: torch's kernel could compute this cell, but the auto rule (auto_prefers_vendor, backed by "
+            "benchmarks/speed.md) prefers the fused kernel here, or the cell runs outside an rnnkit.LSTM/GRU/RNN layer")
+
+
+def run_layer(layer, x: torch.Tensor, states, lengths, *, backend: str, training: bool, record: bool, strict: bool):
+    """(output, finals, choices grid) when the vendor kernel runs the layer, else None."""
+    choice = choose_layer(layer, x, backend=backend, training=training, record=record, strict=strict)
+    if choice is None:
+        return None
+    from rnnkit.kernels.vendor import run_vendor  # noqa: PLC0415
+
+    output, finals = run_vendor(layer, x, states, lengths, training)
+    return output, finals, [[choice for _ in row] for row in layer.cell_grid()]

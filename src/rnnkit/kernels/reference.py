@@ -9,18 +9,25 @@ from typing import Optional
 
 import torch
 
+from rnnkit.cells.recurrent_dropout import step_with_recurrent_dropout
 
-def scan_reference(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor] = None, record: Optional[dict] = None):
+
+def scan_reference(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor] = None, record: Optional[dict] = None,
+                   dropout_mask: Optional[torch.Tensor] = None):
     """Run ``cell`` over projected inputs.
 
     x_proj: (T, B, G*H) time-major projected inputs; state: the cell's state NamedTuple;
-    mask: (T, B, 1) bool, True at valid steps, or None when every step is valid.
+    mask: (T, B, 1) bool, True at valid steps, or None when every step is valid;
+    dropout_mask: (B, H) recurrent-dropout mask (see ``rnnkit.cells.recurrent_dropout``) or None.
     At a padded step the state is carried unchanged and the output is zero.
     Returns (outputs (T, B, H_out), final state).
     """
     outputs = []
     for t in range(x_proj.shape[0]):
-        h, new_state = cell.step_projected(x_proj[t], state, record)
+        if dropout_mask is None:
+            h, new_state = cell.step_projected(x_proj[t], state, record)
+        else:
+            h, new_state = step_with_recurrent_dropout(cell, x_proj[t], state, dropout_mask, record)
         if mask is not None:
             valid = mask[t]  # (B, 1)
             new_state = type(state)(*(torch.where(valid, new, old) for new, old in zip(new_state, state)))

@@ -41,12 +41,14 @@ def reverse_sequences(x: torch.Tensor, lengths: Optional[torch.Tensor]) -> torch
 
 
 def scan(cell, inputs: torch.Tensor, state=None, *, lengths: Optional[torch.Tensor] = None,
-         reverse: bool = False, backend: str = "auto", record: Optional[dict] = None):
+         reverse: bool = False, backend: str = "auto", record: Optional[dict] = None, training: bool = False,
+         strict: bool = False):
     """Run ``cell`` over time-major ``inputs`` (T, B, I).
 
     Returns (outputs (T, B, H_out), final_state, Choice). ``lengths`` is a (B,) int64 tensor
     on the inputs' device or None. ``record`` (a dict) collects per-step gate activations in
-    original time order, zero at padded steps.
+    original time order, zero at padded steps. ``training`` turns on a cell's recurrent
+    dropout; ``strict`` raises instead of falling back to the reference backend.
     """
     steps, batch = inputs.shape[0], inputs.shape[1]
     if state is None:
@@ -56,7 +58,8 @@ def scan(cell, inputs: torch.Tensor, state=None, *, lengths: Optional[torch.Tens
     x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     mask = valid_mask(lengths, steps)
     raw = {} if record is not None else None
-    outputs, final, choice = run_cell(cell, x_proj, state, mask, backend=backend, record=raw)
+    outputs, final, choice = run_cell(cell, x_proj, state, mask, backend=backend, record=raw,
+                                      training=training, strict=strict)
     if reverse:
         outputs = reverse_sequences(outputs, lengths)
     if raw is not None:
@@ -96,7 +99,8 @@ class Recurrent(nn.Module):
         if state is not None:
             state = check_state(state, self.cell.init_state(inputs.shape[1], device=inputs.device, dtype=inputs.dtype))
         outputs, final, self.last_backend = scan(
-            self.cell, inputs, state, lengths=lengths, reverse=self.reverse, backend=self.backend
+            self.cell, inputs, state, lengths=lengths, reverse=self.reverse, backend=self.backend,
+            training=self.training,
         )
         if self.batch_first:
             outputs = outputs.transpose(0, 1)

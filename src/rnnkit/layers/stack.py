@@ -63,7 +63,8 @@ class Trace:
 
 
 def run_stack(cells: list[list], x: torch.Tensor, states: Optional[list[list]], lengths: Optional[torch.Tensor], *,
-              dropout: float, training: bool, merge_mode: str, backend: str, record: bool = False):
+              dropout: float, training: bool, merge_mode: str, backend: str, record: bool = False,
+              strict: bool = False):
     """Run a grid of cells [layer][direction] over time-major x (T, B, I).
 
     Returns (outputs, finals [layer][direction], choices [layer][direction], traces or None).
@@ -75,7 +76,8 @@ def run_stack(cells: list[list], x: torch.Tensor, states: Optional[list[list]], 
         for direction, cell in enumerate(layer_cells):
             state = None if states is None else states[layer][direction]
             rec = {} if record else None
-            out, final, choice = scan(cell, x, state, lengths=lengths, reverse=direction == 1, backend=backend, record=rec)
+            out, final, choice = scan(cell, x, state, lengths=lengths, reverse=direction == 1, backend=backend, record=rec,
+                                     training=training, strict=strict)
             outs.append(out)
             layer_finals.append(final)
             layer_choices.append(choice)
@@ -99,14 +101,22 @@ class RecurrentLayerBase(nn.Module):
     dropout: float
     merge_mode: str = "concat"
 
-    def _setup(self, *, dropout, backend, merge_mode="concat"):
+    def _setup(self, *, dropout, backend, merge_mode="concat", strict=False):
         self.dropout = check_probability(dropout, "dropout")
         self.backend = check_backend(backend)
+        if not isinstance(strict, bool):
+            raise TypeError(f"Received an invalid value for argument `strict`: expected a bool, got {strict!r}.")
+        self.strict = strict
         self.merge_mode = check_choice(merge_mode, MERGE_MODES, "merge_mode")
         self.last_backend: Optional[list[list[Choice]]] = None
 
     def cell_grid(self) -> list[list]:
         raise NotImplementedError
+
+    def _run_whole_layer(self, x, states, lengths, record):
+        """A kernel that runs every layer and direction at once, as (out, finals, choices), or
+        None to run cell by cell. Overridden by the torch drop-ins (the vendor backend)."""
+        return None
 
     def _prepare(self, input, state, lengths):
         """Return (x time-major (T,B,I), states grid or None, lengths or None, context)."""
@@ -118,10 +128,15 @@ class RecurrentLayerBase(nn.Module):
 
     def _run(self, input, state, lengths, record):
         x, states, lengths, context = self._prepare(input, state, lengths)
-        out, finals, choices, traces = run_stack(
-            self.cell_grid(), x, states, lengths, dropout=self.dropout, training=self.training,
-            merge_mode=self.merge_mode, backend=self.backend, record=record,
-        )
+        whole = self._run_whole_layer(x, states, lengths, record)
+        if whole is not None:
+            out, finals, choices = whole
+            traces = None
+        else:
+            out, finals, choices, traces = run_stack(
+                self.cell_grid(), x, states, lengths, dropout=self.dropout, training=self.training,
+                merge_mode=self.merge_mode, backend=self.backend, record=record, strict=getattr(self, "strict", False),
+            )
         self.last_backend = choices
         output, final_state = self._finish(out, finals, context)
         return output, final_state, traces, context

@@ -3,8 +3,9 @@
 Same constructor arguments and defaults, same forward arguments and return types, same
 ``state_dict`` keys, shapes and gate orders: changing the import is enough to switch. The
 extras are keyword-only: ``lengths=`` in forward (no packing or sorting needed), ``init=``,
-``backend=``, ``reset_after=`` (GRU), ``activation=``/``recurrent_activation=`` (LSTM, GRU),
-and ``trace()``.
+``backend=`` and ``strict=`` (see ``rnnkit.kernels.dispatch``), ``reset_after=`` (GRU),
+``activation=``/``recurrent_activation=`` (LSTM, GRU), ``layer_norm=`` (LSTM),
+``recurrent_dropout=`` (LSTM, GRU), and ``trace()``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.cells.layer_norm import LayerNormLSTMCell
 from rnnkit.errors import check_nonnegative_int, check_positive_int, describe
 from rnnkit.layers.checks import check_input, check_lengths
 from rnnkit.layers.init import check_init, initialize_cell
@@ -28,7 +30,7 @@ class _TorchRNNBase(RecurrentLayerBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None, *, init="torch", backend="auto",
-                 cell_kwargs=None):
+                 cell_kwargs=None, strict=False, recurrent_dropout=0.0):
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -43,7 +45,8 @@ class _TorchRNNBase(RecurrentLayerBase):
                 f"Received an invalid value for argument `proj_size`: expected a value smaller than "
                 f"hidden_size={hidden_size}, got {proj_size}."
             )
-        self._setup(dropout=dropout, backend=backend)
+        self._setup(dropout=dropout, backend=backend, strict=strict)
+        self.recurrent_dropout = _check_recurrent_dropout(recurrent_dropout)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 f"dropout={dropout} and num_layers=1: dropout is applied between layers only, so it has no effect.",
@@ -61,6 +64,9 @@ class _TorchRNNBase(RecurrentLayerBase):
                 row.append(self.cell_class(layer_input, self.hidden_size, bias, owner=self, suffix=suffix,
                                            device=device, dtype=dtype, **(cell_kwargs or {})))
             cells.append(row)
+        for row in cells:
+            for cell in row:
+                cell.recurrent_dropout = self.recurrent_dropout
         self.__dict__["_cells"] = cells  # parameters live on self under torch's names
         self.reset_parameters()
 
@@ -76,6 +82,12 @@ class _TorchRNNBase(RecurrentLayerBase):
         for row in self._cells:
             for cell in row:
                 initialize_cell(cell, self.init)
+
+    def _run_whole_layer(self, x, states, lengths, record):
+        from rnnkit.kernels.dispatch import run_layer
+
+        return run_layer(self, x, states, lengths, backend=self.backend, training=self.training, record=record,
+                         strict=self.strict)
 
     def flatten_parameters(self) -> None:
         """Accepted for torch compatibility; rnnkit keeps no flat weight buffer."""
@@ -93,6 +105,10 @@ class _TorchRNNBase(RecurrentLayerBase):
                 text += f", {name}={getattr(self, name)}"
         if self.init != "torch":
             text += f", init={self.init!r}"
+        if getattr(self, "layer_norm", False):
+            text += ", layer_norm=True"
+        if self.recurrent_dropout:
+            text += f", recurrent_dropout={self.recurrent_dropout}"
         return text
 
     # ---- formats --------------------------------------------------------------------------
@@ -181,43 +197,64 @@ class RNN(_TorchRNNBase):
     cell_class = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, *, init="torch", backend="auto"):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, *, init="torch", backend="auto",
+                 strict=False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"Received an invalid value for argument `nonlinearity`: expected one of ['relu', 'tanh'], got {nonlinearity!r}."
             )
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
-                         dtype, init=init, backend=backend, cell_kwargs={"nonlinearity": nonlinearity})
+                         dtype, init=init, backend=backend, cell_kwargs={"nonlinearity": nonlinearity}, strict=strict)
 
 
 class LSTM(_TorchRNNBase):
     """Drop-in for ``torch.nn.LSTM`` (gates i, f, g, o; ``proj_size`` supported). Returns
-    ``(output, (h_n, c_n))``."""
+    ``(output, (h_n, c_n))``.
+
+    ``layer_norm=True`` uses ``LayerNormLSTMCell`` (Ba et al. 2016; equations there).
+    ``recurrent_dropout=p`` drops the recurrent input with one mask per sequence in training
+    mode (Gal and Ghahramani 2016; see ``rnnkit.cells.recurrent_dropout``)."""
 
     cell_class = LSTMCell
     state_parts = 2
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None, *, init="torch", backend="auto",
-                 activation="tanh", recurrent_activation="sigmoid"):
+                 activation="tanh", recurrent_activation="sigmoid", layer_norm=False, recurrent_dropout=0.0,
+                 strict=False):
+        if not isinstance(layer_norm, bool):
+            raise TypeError(f"Received an invalid value for argument `layer_norm`: expected a bool, got {layer_norm!r}.")
+        self.layer_norm = layer_norm
+        if layer_norm:
+            self.cell_class = LayerNormLSTMCell
         kwargs = {"activation": activation, "recurrent_activation": recurrent_activation}
         if isinstance(proj_size, numbers.Integral) and not isinstance(proj_size, bool) and proj_size > 0:
             kwargs["proj_size"] = int(proj_size)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
-                         device, dtype, init=init, backend=backend, cell_kwargs=kwargs)
+                         device, dtype, init=init, backend=backend, cell_kwargs=kwargs, strict=strict,
+                         recurrent_dropout=recurrent_dropout)
 
 
 class GRU(_TorchRNNBase):
     """Drop-in for ``torch.nn.GRU`` (gates r, z, n). ``reset_after=False`` selects the original
-    2014 form, which ``torch.nn.GRU`` does not offer."""
+    2014 form, which ``torch.nn.GRU`` does not offer. ``recurrent_dropout=p``: see ``rnnkit.LSTM``."""
 
     cell_class = GRUCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, device=None, dtype=None, *, reset_after=True, init="torch", backend="auto",
-                 activation="tanh", recurrent_activation="sigmoid"):
+                 activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, strict=False):
         self.reset_after = reset_after
         kwargs = {"reset_after": reset_after, "activation": activation, "recurrent_activation": recurrent_activation}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, device,
-                         dtype, init=init, backend=backend, cell_kwargs=kwargs)
+                         dtype, init=init, backend=backend, cell_kwargs=kwargs, strict=strict,
+                         recurrent_dropout=recurrent_dropout)
+
+
+def _check_recurrent_dropout(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"Received an invalid value for argument `recurrent_dropout`: expected a number in [0, 1), got {describe(value)}."
+        )
+    return float(value)

@@ -1,0 +1,56 @@
+"""Recurrent dropout (Gal and Ghahramani 2016, "A Theoretically Grounded Application of Dropout
+in Recurrent Neural Networks"): one mask per sequence on the recurrent input.
+
+A mask m (B, H) with entries 0 or 1/(1-p) is drawn once per sequence (from torch's RNG, so a
+seeded run repeats) and multiplies h_{t-1} wherever h_{t-1} enters a recurrent matrix multiply,
+at every step; as in Keras, the GRU's carry term z * h_{t-1} and the LSTM cell state are not
+dropped. Only in training mode. For each family:
+
+    LSTM:          a_t = x_t + W_hh (m * h_{t-1}) + b_hh, the rest unchanged
+    GRU (after):   hh = W_hh (m * h_{t-1}) + b_hh; r, z, n as usual; h_t = (1-z) n + z h_{t-1}
+    GRU (before):  r, z from W_rz (m * h_{t-1}); n = tanh(x_n + W_n (r * m * h_{t-1}) + b_n)
+    RNN:           h_t = act(x_t + W_hh (m * h_{t-1}) + b_hh)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from rnnkit.cells.base import _record
+
+
+def draw_mask(p: float, batch: int, size: int, *, like: torch.Tensor) -> torch.Tensor:
+    """A (batch, size) mask of 0 and 1/(1-p), drawn from torch's RNG."""
+    keep = 1.0 - p
+    return torch.empty(batch, size, dtype=like.dtype, device=like.device).bernoulli_(keep) / keep
+
+
+def step_with_recurrent_dropout(cell, x_proj: torch.Tensor, state, mask: torch.Tensor, record: Optional[dict] = None):
+    """One step of ``cell`` with recurrent-dropout mask ``mask`` (B, H). Returns (h_t, new_state)."""
+    if cell.family != "gru":
+        # LSTM (also layer-normalized) and RNN read h_{t-1} only in the recurrent product.
+        return cell.step_projected(x_proj, state._replace(h=state.h * mask), record)
+    w = cell.weights()
+    hidden = cell.hidden_size
+    h_prev = state.h
+    h_in = h_prev * mask  # (B, H)
+    x_r, x_z, x_n = x_proj.chunk(3, dim=1)  # each (B, H)
+    if cell.reset_after:
+        h_r, h_z, h_n = F.linear(h_in, w.weight_hh, w.bias_hh).chunk(3, dim=1)
+        r = cell._ract(x_r + h_r)
+        z = cell._ract(x_z + h_z)
+        n = cell._act(x_n + r * h_n)
+    else:
+        b_rz = None if w.bias_hh is None else w.bias_hh[: 2 * hidden]
+        b_n = None if w.bias_hh is None else w.bias_hh[2 * hidden :]
+        h_r, h_z = F.linear(h_in, w.weight_hh[: 2 * hidden], b_rz).chunk(2, dim=1)
+        r = cell._ract(x_r + h_r)
+        z = cell._ract(x_z + h_z)
+        n = cell._act(x_n + F.linear(r * h_in, w.weight_hh[2 * hidden :], b_n))
+    h = (1 - z) * n + z * h_prev  # (B, H)
+    for name, value in zip(cell.gate_names, (r, z, n)):
+        _record(record, name, value)
+    return h, type(state)(h)

@@ -1,0 +1,190 @@
+"""The ``fused`` backend: our own forward and hand-derived backward through time.
+
+Each family is a ``torch.autograd.Function`` over the C++ loops in ``csrc/fused.cpp``: the
+runner has already done the one input-projection GEMM for all steps, the kernel does one GEMM
+per step for the recurrence (two for the original-form GRU) with the gate math fused into one
+pass, and saves every state and gate activation, so the backward pass recomputes nothing but
+``tanh(c_t)``. After the backward loop the weight gradient is one GEMM over all steps:
+``dW_hh = sum_t da_t^T h_{t-1} = dA^T H`` with dA (T*B, G*H) and H (T*B, H).
+
+Backward equations (LSTM, pre-activations a, dc/dh carried from step t+1, masks aside)::
+
+    dh_t  += dout_t                      dc_t += dh_t * o * (1 - tanh(c_t)^2)
+    da_o   = dh_t * tanh(c_t) * o(1-o)   da_i  = dc_t * g * i(1-i)
+    da_f   = dc_t * c_{t-1} * f(1-f)     da_g  = dc_t * i * (1-g^2)
+    dc_{t-1} = dc_t * f                  dh_{t-1} = da_t W_hh   (times the dropout mask)
+
+At a padded step the kernel writes da = 0 and carries dh, dc unchanged, the exact adjoint of
+"state carried, output zero". The GRU and RNN backward passes are written out in the C++ file.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from rnnkit.kernels.extension import load_extension
+
+LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
+
+
+def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """An absent optional argument as the empty tensor the C++ side checks for."""
+    return t.contiguous() if t is not None else like.new_empty(0)
+
+
+def _zero_if_none(grad, like):
+    return torch.zeros_like(like) if grad is None else grad.contiguous()
+
+
+class LSTMFunction(torch.autograd.Function):
+    """x (T,B,4H) with both biases, h0, c0 (B,H), w_hh (4H,H) -> out (T,B,H), h_T, c_T."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_hh, mask, dmask, ln_g, lnc_g, lnc_b):
+        ext = load_extension()
+        saved = ext.lstm_forward(x.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(),
+                                 _mask(mask, x),
+                                 _opt(dmask, x), _opt(ln_g, x), _opt(lnc_g, x), _opt(lnc_b, x), LN_EPS)
+        out, hs, cs = saved[0], saved[1], saved[2]
+        ctx.layer_norm = ln_g is not None
+        ctx.save_for_backward(*saved[1:], w_hh, mask, dmask, ln_g, lnc_g, lnc_b)
+        return out, hs[-1].clone(), cs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_h, grad_c):
+        ext = load_extension()
+        tensors = ctx.saved_tensors
+        if ctx.layer_norm:
+            hs, cs, gates, rhat, rstd, chat, cstd, w_hh, mask, dmask, ln_g, lnc_g, lnc_b = tensors
+        else:
+            hs, cs, gates, w_hh, mask, dmask, ln_g, lnc_g, lnc_b = tensors
+            rhat = rstd = chat = cstd = None
+        like = gates
+        res = ext.lstm_backward(
+            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), _zero_if_none(grad_c, cs[0]),
+            hs, cs, gates, w_hh.contiguous(),
+            _mask(mask, like), _opt(dmask, like),
+            _opt(ln_g, like), _opt(lnc_g, like), _opt(lnc_b, like),
+            _opt(rhat, like), _opt(rstd, like), _opt(chat, like), _opt(cstd, like),
+        )
+        dx, dh0, dc0, dw = res[:4]
+        ln_grads = tuple(res[4:7]) if ctx.layer_norm else (None, None, None)
+        return (dx, dh0, dc0, dw, None, None) + ln_grads
+
+
+class GRUFunction(torch.autograd.Function):
+    """Reset-after GRU: x (T,B,3H) with b_ih, h0 (B,H), w_hh (3H,H), b_hh (3H) or None."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_hh, b_hh, mask, dmask):
+        ext = load_extension()
+        out, hs, gates = ext.gru_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(), _opt(b_hh, x),
+                                         _mask(mask, x), _opt(dmask, x))
+        ctx.has_bias = b_hh is not None
+        ctx.save_for_backward(hs, gates, w_hh, mask, dmask)
+        return out, hs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_h):
+        hs, gates, w_hh, mask, dmask = ctx.saved_tensors
+        dx, dh0, dw, db = load_extension().gru_backward(
+            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, gates, w_hh.contiguous(),
+            _mask(mask, gates), _opt(dmask, gates))
+        return dx, dh0, dw, (db if ctx.has_bias else None), None, None
+
+
+class GRUOriginalFunction(torch.autograd.Function):
+    """Original-form GRU (reset before the product): x (T,B,3H) with both biases."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_hh, mask, dmask):
+        out, hs, gates, rh = load_extension().gru_nr_forward(
+            x.contiguous(), h0.contiguous(), w_hh.contiguous(), _mask(mask, x), _opt(dmask, x))
+        ctx.save_for_backward(hs, gates, rh, w_hh, mask, dmask)
+        return out, hs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_h):
+        hs, gates, rh, w_hh, mask, dmask = ctx.saved_tensors
+        dx, dh0, dw = load_extension().gru_nr_backward(
+            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, gates, rh, w_hh.contiguous(),
+            _mask(mask, gates), _opt(dmask, gates))
+        return dx, dh0, dw, None, None
+
+
+class RNNFunction(torch.autograd.Function):
+    """Elman RNN: x (T,B,H) with both biases, h0 (B,H), w_hh (H,H); tanh or relu."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_hh, mask, dmask, relu):
+        out, hs = load_extension().rnn_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(), _mask(mask, x),
+                                               _opt(dmask, x), relu)
+        ctx.relu = relu
+        ctx.save_for_backward(hs, w_hh, mask, dmask)
+        return out, hs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_h):
+        hs, w_hh, mask, dmask = ctx.saved_tensors
+        dx, dh0, dw = load_extension().rnn_backward(
+            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, w_hh.contiguous(),
+            _mask(mask, hs), _opt(dmask, hs), ctx.relu)
+        return dx, dh0, dw, None, None, None
+
+
+def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    return mask if mask is not None else like.new_empty(0, dtype=torch.bool)
+
+
+# ---- what the fused kernels serve ----------------------------------------------------------
+def unsupported_reason(cell, x_proj: torch.Tensor) -> Optional[str]:
+    """Why the fused kernel cannot run ``cell`` on ``x_proj``, or None when it can.
+
+    Checks the configuration only; whether the extension is built is asked separately.
+    """
+    if x_proj.device.type != "cpu":
+        return f"the fused kernel runs on CPU only and the input is on {x_proj.device}"
+    if x_proj.dtype not in (torch.float32, torch.float64):
+        return f"the fused kernel supports float32 and float64, got {x_proj.dtype}"
+    family = getattr(cell, "family", None)
+    if family not in ("lstm", "gru", "rnn"):
+        return f"the fused kernel has no code for cell {type(cell).__name__}"
+    if family == "rnn":
+        return None if cell.nonlinearity in ("tanh", "relu") else f"nonlinearity={cell.nonlinearity!r} is not fused"
+    if getattr(cell, "proj_size", 0):
+        return "LSTM with proj_size > 0 is not fused (the vendor kernel of rnnkit.LSTM serves it)"
+    if (cell.activation, cell.recurrent_activation) != ("tanh", "sigmoid"):
+        return (f"activation={cell.activation!r}, recurrent_activation={cell.recurrent_activation!r}: the fused "
+                "kernel has only tanh and sigmoid")
+    return None
+
+
+def scan_fused(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
+    """Run ``cell`` over (T, B, G*H) projected inputs on the fused kernel.
+
+    mask: (T, B, 1) bool or None; dmask: (B, H) recurrent-dropout mask or None.
+    Returns (outputs (T, B, H), final state) like ``scan_reference``.
+    """
+    w = cell.weights()
+    step_mask = None if mask is None else mask.squeeze(-1).contiguous()  # (T, B)
+    family = cell.family
+    if family == "gru" and cell.reset_after:
+        out, h = GRUFunction.apply(x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
+        return out, cell.state_type(h)
+    x = x_proj if w.bias_hh is None else x_proj + w.bias_hh  # (T, B, G*H): fold the recurrent bias in
+    if family == "lstm":
+        norms = cell.layer_norm_weights() if getattr(cell, "layer_norm", False) else (None, None, None)
+        out, h, c = LSTMFunction.apply(x, state.h, state.c, w.weight_hh, step_mask, dmask, *norms)
+        return out, cell.state_type(h, c)
+    if family == "gru":
+        out, h = GRUOriginalFunction.apply(x, state.h, w.weight_hh, step_mask, dmask)
+        return out, cell.state_type(h)
+    out, h = RNNFunction.apply(x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
+    return out, cell.state_type(h)
