@@ -47,7 +47,10 @@ def _cpu_tag() -> str:
 def cache_dir() -> Path:
     """Where the compiled extension lives: one folder per torch version, Python version and CPU."""
     root = os.environ.get("RNNKIT_EXTENSIONS_DIR") or os.path.join(Path.home(), ".cache", "rnnkit", "extensions")
-    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}{sys.version_info[1]}-cpu{_cpu_tag()}"
+    # The torch installation's path is part of the key: build.ninja names its include folders,
+    # so two virtual environments sharing one folder would rebuild each other's extension.
+    where = hashlib.sha1(os.path.dirname(torch.__file__).encode()).hexdigest()[:6]
+    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}{sys.version_info[1]}-cpu{_cpu_tag()}-{where}"
     return Path(root) / tag
 
 
