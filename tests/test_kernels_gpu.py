@@ -17,6 +17,7 @@ import torch
 
 import rnnkit
 from rnnkit.cells import GRUCell, LSTMCell
+from rnnkit.kernels.explain import explain
 from rnnkit.kernels import gpu
 from rnnkit.kernels.dispatch import BackendUnavailableError
 
@@ -155,7 +156,7 @@ def test_gpu_auto_picks_cudnn_for_stock_cells_and_fused_for_the_rest():
     gru = rnnkit.GRU(4, 8, reset_after=False, device="cuda", bidirectional=True)
     gru(x)
     assert [c.backend for c in gru.last_backend[0]] == ["fused", "fused"]
-    assert "cuDNN does not compute this cell" in rnnkit.explain(gru)
+    assert "cuDNN does not compute this cell" in explain(gru)
 
 
 @needs_cuda
