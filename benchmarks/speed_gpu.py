@@ -144,6 +144,8 @@ def main() -> None:
     import triton  # noqa: PLC0415
 
     batches, hiddens, steps_list = ((1, 64), (256,), (50,)) if args.quick else ((1, 16, 64), (64, 256, 512), (50, 200))
+    meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
+            "python": platform.python_version(), "repeats": args.repeats, "tf32": False, "input_size": INPUT}
     rows = []
     for cell in args.cells.split(","):
         for mode in ("train", "infer"):
@@ -155,14 +157,14 @@ def main() -> None:
                         row = measure(cell, batch, hidden, steps, mode, args.repeats)
                         rows.append(row)
                         print(json.dumps(row), flush=True)
-    meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
-            "python": platform.python_version(), "repeats": args.repeats, "tf32": False, "input_size": INPUT}
-    out = Path(args.out)
+            write(Path(args.out), rows, meta)  # after every cell and mode, so a cut-off run keeps its rows
+    print(markdown(rows, meta))
+
+
+def write(out: Path, rows: list, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed_gpu.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    table = markdown(rows, meta)
-    (out / "speed_gpu.md").write_text(table)
-    print(table)
+    (out / "speed_gpu.md").write_text(markdown(rows, meta))
 
 
 if __name__ == "__main__":
