@@ -79,7 +79,7 @@ def _flags(mask, dmask, like):
     """Kernel arguments for the optional mask (T, B) and dropout mask (B, H)."""
     m = like if mask is None else mask
     dm = like if dmask is None else dmask.contiguous()
-    return m, dm, dict(HAS_MASK=mask is not None, HAS_DROP=dmask is not None)
+    return m, dm, dict(HAS_MASK=int(mask is not None), HAS_DROP=int(dmask is not None))
 
 
 def _grad(grad, like):
