@@ -193,3 +193,27 @@ def test_triton_kernels_in_interpreter_mode_equal_reference_on_cpu():
     result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "max error" in result.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_triton_kernels_compile_for_hopper_without_a_gpu():
+    """Every kernel compiles to sm_90 machine code in float32 and float64 (Triton's bundled ptxas)."""
+    from triton import compile as triton_compile  # noqa: PLC0415
+    from triton.backends.compiler import GPUTarget  # noqa: PLC0415
+    from triton.compiler import ASTSource  # noqa: PLC0415
+
+    from rnnkit.kernels import triton_cells  # noqa: PLC0415
+
+    names = [n for n, f in vars(triton_cells).items() if n.endswith(("_step", "_gates", "_state", "_reset"))
+             and hasattr(f, "arg_names")]
+    assert len(names) == 10, names
+    for dtype in ("fp32", "fp64"):
+        for name in names:
+            fn = getattr(triton_cells, name)
+            constants = {"ACT": 0, "RACT": 1, "BLOCK": triton_cells.BLOCK}
+            signature = {a: "constexpr" if a in constants else "i32" if a in ("t", "B", "H", "HAS_MASK", "HAS_DROP")
+                         else "*" + dtype for a in fn.arg_names}
+            source = ASTSource(fn=fn, signature=signature,
+                               constexprs={(fn.arg_names.index(a),): v for a, v in constants.items() if a in fn.arg_names})
+            compiled = triton_compile(source, target=GPUTarget("cuda", 90, 32))
+            assert ".target sm_90" in compiled.asm["ptx"], name
