@@ -1,11 +1,12 @@
 """GPU speed of rnnkit's fused path (Triton + cuBLAS) against cuDNN and the autograd loop.
 
-For each cell (LSTM, GRU reset-after, GRU original form, RNN tanh; LSTM with recurrent dropout
-in training) over batch {1, 16, 64} x hidden {64, 256, 512} x steps {50, 200}, input 128,
+For each cell (LSTM, GRU reset-after, GRU original form, RNN tanh, layer-norm LSTM; LSTM with
+recurrent dropout in training) over batch {1, 16, 64} x hidden {64, 256, 512} x steps {50, 200}, input 128,
 float32 with TF32 off everywhere (the same float32 math on every peer), it times
 
 * ``fused``:     ``rnnkit.LSTM/GRU/RNN(backend="fused", strict=True)`` (``kernels/gpu.py``);
-* ``cudnn``:     ``torch.nn.LSTM/GRU/RNN`` (cuDNN; no peer for the original GRU or recurrent dropout);
+* ``cudnn``:     ``torch.nn.LSTM/GRU/RNN`` (cuDNN; no peer for the original GRU, recurrent dropout
+                 or layer norm);
 * ``reference``: ``rnnkit.*(backend="reference")``, autograd over ``cell.step``;
 
 for a training step (forward, backward of a sum of the outputs, parameter gradients) and for
@@ -37,6 +38,7 @@ CELLS = {
     "gru_orig": (lambda **k: rnnkit.GRU(INPUT, reset_after=False, **k), None),
     "rnn_tanh": (lambda **k: rnnkit.RNN(INPUT, **k), nn.RNN),
     "lstm_rd": (lambda **k: rnnkit.LSTM(INPUT, recurrent_dropout=0.25, **k), None),
+    "lstm_ln": (lambda **k: rnnkit.LSTM(INPUT, layer_norm=True, **k), None),
 }
 
 
@@ -108,7 +110,7 @@ def markdown(rows: list, meta: dict) -> str:
         "synchronizations. Written by `benchmarks/speed_gpu.py`.",
         "",
         "`fused/cuDNN` above 1 means cuDNN is faster; `ref/fused` above 1 means the fused path is faster than the "
-        "autograd loop. `-`: no cuDNN peer (original-form GRU, recurrent dropout).",
+        "autograd loop. `-`: no cuDNN peer (original-form GRU, recurrent dropout, layer norm).",
         "",
     ]
     for cell in CELLS:

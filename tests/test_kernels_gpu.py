@@ -28,6 +28,8 @@ FAMILIES = {
     "lstm": (rnnkit.LSTM, {}),
     "lstm_act": (rnnkit.LSTM, {"activation": "softsign", "recurrent_activation": "hard_sigmoid"}),
     "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.3}),
+    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}),
+    "lstm_ln_rd": (rnnkit.LSTM, {"layer_norm": True, "recurrent_dropout": 0.25}),
     "gru": (rnnkit.GRU, {}),
     "gru_orig": (rnnkit.GRU, {"reset_after": False}),
     "gru_rd": (rnnkit.GRU, {"recurrent_dropout": 0.3}),
@@ -78,6 +80,10 @@ def compare(family: str, trial: int, dtype: torch.dtype, tol: float):
                               bias=bias, dropout=0.3 if layers_n > 1 else 0.0, backend=backend, device="cuda", dtype=dtype,
                               strict=backend == "fused", **kwargs)
         layers[backend].train(training)
+    with torch.no_grad():  # layer-norm gains and shifts away from their 1 / 0 start
+        for name, p in layers["reference"].named_parameters():
+            if name.startswith("ln_"):
+                p.add_(torch.randn_like(p) * 0.3)
     layers["fused"].load_state_dict(layers["reference"].state_dict())
     shape = (batch, steps, inputs) if batch_first else (steps, batch, inputs)
     x = torch.randn(shape, device="cuda", dtype=dtype)
@@ -110,7 +116,7 @@ def test_gpu_fused_equals_reference_float64(family):
 
 def _function_inputs(kind: str, steps=4, batch=3, hidden=5):
     dev, dt = "cuda", torch.float64
-    g = 4 if kind == "lstm" else 3 if kind.startswith("gru") else 1
+    g = 4 if kind.startswith("lstm") else 3 if kind.startswith("gru") else 1
     x = torch.randn(steps, batch, g * hidden, device=dev, dtype=dt, requires_grad=True)
     h0 = torch.randn(batch, hidden, device=dev, dtype=dt, requires_grad=True)
     w = (torch.randn(g * hidden, hidden, device=dev, dtype=dt) / hidden**0.5).requires_grad_()
@@ -121,7 +127,7 @@ def _function_inputs(kind: str, steps=4, batch=3, hidden=5):
 
 
 @needs_cuda
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_nobias", "gru_orig", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("kind", ["lstm", "lstm_ln", "gru", "gru_nobias", "gru_orig", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("masks", [False, True])
 def test_gpu_gradcheck_float64(kind, masks):
     torch.manual_seed(3)
@@ -133,6 +139,14 @@ def test_gpu_gradcheck_float64(kind, masks):
         c0 = torch.randn_like(h0).requires_grad_()
         fn = lambda x, h0, c0, w: gpu.LSTMFunction.apply(x, h0, c0, w, mask, dmask, tanh, sigmoid)  # noqa: E731
         args = (x, h0, c0, w)
+    elif kind == "lstm_ln":
+        from rnnkit.kernels.gpu_layer_norm import LayerNormLSTMFunction  # noqa: PLC0415
+
+        c0 = torch.randn_like(h0).requires_grad_()
+        norms = [(torch.randn(n, device="cuda", dtype=torch.float64) * 0.3 + 1).requires_grad_() for n in (w.shape[0], 5, 5)]
+        fn = lambda x, h0, c0, w, gh, gc, bc: LayerNormLSTMFunction.apply(  # noqa: E731
+            x, h0, c0, w, gh, gc, bc, mask, dmask, tanh, sigmoid)
+        args = (x, h0, c0, w, *norms)
     elif kind in ("gru", "gru_nobias"):
         b = None if kind == "gru_nobias" else torch.randn(w.shape[0], device="cuda", dtype=torch.float64, requires_grad=True)
         fn = lambda x, h0, w, b=b: gpu.GRUFunction.apply(x, h0, w, b, mask, dmask, tanh, sigmoid)  # noqa: E731
@@ -162,12 +176,12 @@ def test_gpu_auto_picks_cudnn_for_stock_cells_and_fused_for_the_rest():
 @needs_cuda
 def test_gpu_fallbacks_name_the_reason_and_strict_raises():
     x = torch.randn(5, 2, 4, device="cuda")
-    ln = rnnkit.LSTM(4, 8, layer_norm=True, device="cuda")
-    ln(x)  # auto: the reference serves it, silently
-    choice = ln.last_backend[0][0]
-    assert choice.backend == "reference" and "layer_norm" in choice.reason
-    with pytest.raises(BackendUnavailableError, match="layer_norm=True is not fused on GPU"):
-        rnnkit.LSTM(4, 8, layer_norm=True, device="cuda", backend="fused", strict=True)(x)
+    gelu = rnnkit.LSTM(4, 8, activation="gelu", device="cuda")
+    gelu(x)  # auto: the reference serves it, silently
+    choice = gelu.last_backend[0][0]
+    assert choice.backend == "reference" and "activation 'gelu' has no GPU fused kernel" in choice.reason
+    with pytest.raises(BackendUnavailableError, match="activation 'gelu' has no GPU fused kernel"):
+        rnnkit.LSTM(4, 8, activation="gelu", device="cuda", backend="fused", strict=True)(x)
     half = rnnkit.GRU(4, 8, reset_after=False, device="cuda", dtype=torch.float16, backend="fused", strict=True)
     with pytest.raises(BackendUnavailableError, match="float32 and float64, got torch.float16"):
         half(x.half())
@@ -204,15 +218,17 @@ def test_triton_kernels_compile_for_hopper_without_a_gpu():
 
     from rnnkit.kernels import triton_cells  # noqa: PLC0415
 
-    names = [n for n, f in vars(triton_cells).items() if n.endswith(("_step", "_gates", "_state", "_reset"))
-             and hasattr(f, "arg_names")]
-    assert len(names) == 10, names
+    from rnnkit.kernels import triton_layer_norm  # noqa: PLC0415
+
+    kernels = [f for module in (triton_cells, triton_layer_norm) for n, f in vars(module).items()
+               if n.endswith(("_step", "_gates", "_state", "_reset")) and hasattr(f, "arg_names")]
+    assert len(kernels) == 12, kernels
     for dtype in ("fp32", "fp64"):
-        for name in names:
-            fn = getattr(triton_cells, name)
-            constants = {"ACT": 0, "RACT": 1, "BLOCK": triton_cells.BLOCK}
+        for fn in kernels:
+            name = fn.__name__
+            constants = {"ACT": 0, "RACT": 1, "BLOCK": triton_cells.BLOCK, "BLOCK_H": 64}
             signature = {a: "constexpr" if a in constants else "i32" if a in ("t", "B", "H", "HAS_MASK", "HAS_DROP")
-                         else "*" + dtype for a in fn.arg_names}
+                         else "fp32" if a == "eps" else "*" + dtype for a in fn.arg_names}
             source = ASTSource(fn=fn, signature=signature,
                                constexprs={(fn.arg_names.index(a),): v for a, v in constants.items() if a in fn.arg_names})
             compiled = triton_compile(source, target=GPUTarget("cuda", 90, 32))

@@ -18,7 +18,8 @@ Backward equations (LSTM; pre-activations a, dc/dh carried from step t+1)::
 GRU, reset after (hh = W_hh h_in + b_hh):  da_n = dh (1-z) n',  da_z = dh (h_{t-1}-n) z',
 da_r = da_n hh_n r', dhh = (da_r, da_z, da_n r), carry = dh z.  Original GRU: the same da_n,
 da_z; d(r h_in) = da_n W_n, da_r = d(r h_in) h_in r', dL/dh_in = d(r h_in) r + da_rz W_rz.
-RNN: da = dh act'(h_t).  m is the recurrent-dropout mask (1 without dropout).
+RNN: da = dh act'(h_t).  m is the recurrent-dropout mask (1 without dropout). The
+layer-normalized LSTM has its own Function and kernels (``gpu_layer_norm.py``).
 
 Triton is imported on first use, never on CPU-only machines: ``unavailable_reason()`` says why
 the path cannot run (no CUDA, no Triton) and the dispatcher falls back with that reason.
@@ -65,8 +66,6 @@ def unsupported_reason(cell, x_proj: torch.Tensor) -> Optional[str]:
         return f"the GPU fused kernel has no code for cell {type(cell).__name__}"
     if family == "rnn":
         return None
-    if getattr(cell, "layer_norm", False):
-        return "layer_norm=True is not fused on GPU yet"
     if getattr(cell, "proj_size", 0):
         return "LSTM with proj_size > 0 is not fused on GPU (the vendor kernel of rnnkit.LSTM serves it)"
     for name in (cell.activation, cell.recurrent_activation):
@@ -315,6 +314,12 @@ def scan_fused_gpu(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tenso
         out, h = GRUFunction.apply(x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask, act, ract)
         return out, cell.state_type(h)
     x = x_proj if w.bias_hh is None else x_proj + w.bias_hh  # (T, B, G*H): fold the recurrent bias in
+    if family == "lstm" and getattr(cell, "layer_norm", False):
+        from rnnkit.kernels.gpu_layer_norm import LayerNormLSTMFunction  # noqa: PLC0415
+
+        out, h, c = LayerNormLSTMFunction.apply(x, state.h, state.c, w.weight_hh, *cell.layer_norm_weights(), step_mask,
+                                                dmask, act, ract)
+        return out, cell.state_type(h, c)
     if family == "lstm":
         out, h, c = LSTMFunction.apply(x, state.h, state.c, w.weight_hh, step_mask, dmask, act, ract)
         return out, cell.state_type(h, c)
