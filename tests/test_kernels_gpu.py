@@ -228,7 +228,7 @@ def test_triton_kernels_compile_for_hopper_without_a_gpu():
             name = fn.__name__
             constants = {"ACT": 0, "RACT": 1, "BLOCK": triton_cells.BLOCK, "BLOCK_H": 64}
             signature = {a: "constexpr" if a in constants else "i32" if a in ("t", "B", "H", "HAS_MASK", "HAS_DROP")
-                         else "fp32" if a == "eps" else "*" + dtype for a in fn.arg_names}
+                         else "*" + dtype for a in fn.arg_names}
             source = ASTSource(fn=fn, signature=signature,
                                constexprs={(fn.arg_names.index(a),): v for a, v in constants.items() if a in fn.arg_names})
             compiled = triton_compile(source, target=GPUTarget("cuda", 90, 32))

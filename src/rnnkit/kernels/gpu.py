@@ -97,7 +97,7 @@ class LSTMFunction(torch.autograd.Function):
     def forward(ctx, x, h0, c0, w_hh, mask, dmask, act, ract):
         k = kernels()
         steps, batch, hidden = x.shape[0], x.shape[1], h0.shape[1]
-        gates = x.contiguous().clone()  # (T, B, 4H): pre-activations, overwritten with activations
+        gates = x.clone(memory_format=torch.contiguous_format)  # (T, B, 4H): pre-activations, overwritten with activations
         hs = x.new_empty(steps + 1, batch, hidden)
         cs = x.new_empty(steps + 1, batch, hidden)
         out = x.new_empty(steps, batch, hidden)

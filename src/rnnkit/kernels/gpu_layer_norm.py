@@ -33,7 +33,7 @@ class LayerNormLSTMFunction(torch.autograd.Function):
     def forward(ctx, x, h0, c0, w_hh, gamma_hh, gamma_c, beta_c, mask, dmask, act, ract):
         k = _ln()
         steps, batch, hidden = x.shape[0], x.shape[1], h0.shape[1]
-        gates = x.contiguous().clone()  # (T, B, 4H): x in, activations out
+        gates = x.clone(memory_format=torch.contiguous_format)  # (T, B, 4H): x in, activations out
         rhat = torch.empty_like(gates)
         rstd = x.new_empty(steps, batch)
         chat = x.new_empty(steps, batch, hidden)
@@ -45,11 +45,12 @@ class LayerNormLSTMFunction(torch.autograd.Function):
         m, dm, flags = _flags(mask, dmask, x)
         h_in = hs[0] * dmask if dmask is not None else None
         w_t = w_hh.t()
+        eps = x.new_full((1,), LN_EPS)
         params = (gamma_hh.contiguous(), gamma_c.contiguous(), beta_c.contiguous())
         for t in range(steps):
             torch.mm(hs[t] if h_in is None else h_in, w_t, out=rec)  # (B, 4H)
             k.ln_lstm_forward_step[(batch,)](gates, rec, *params, cs, hs, out, h_in if h_in is not None else x, m, dm,
-                                             rhat, rstd, chat, cstd, t, batch, hidden, LN_EPS, ACT=act, RACT=ract,
+                                             rhat, rstd, chat, cstd, t, batch, hidden, eps, ACT=act, RACT=ract,
                                              BLOCK_H=k.block(hidden), **flags)
         ctx.codes = (act, ract)
         ctx.save_for_backward(gates, rhat, rstd, chat, cstd, hs, cs, w_hh, *params, mask, dmask)

@@ -23,13 +23,14 @@ from rnnkit.kernels.triton_cells import _act, _dact
 
 
 @triton.jit(do_not_specialize=["t", "B", "H", "HAS_MASK", "HAS_DROP"])
-def ln_lstm_forward_step(G, R, GH, GC, BC, C, Hs, Out, Hin, M, DM, RHAT, RSTD, CHAT, CSTD, t, B, H, eps,
+def ln_lstm_forward_step(G, R, GH, GC, BC, C, Hs, Out, Hin, M, DM, RHAT, RSTD, CHAT, CSTD, t, B, H, EPS,
                          HAS_MASK, HAS_DROP, ACT: tl.constexpr, RACT: tl.constexpr, BLOCK_H: tl.constexpr):
     """G[t] holds x; R (B, 4H) = W_hh h_in. Writes activations into G[t], RHAT[t], RSTD[t], CHAT[t],
     CSTD[t], C[t+1], Hs[t+1], Out[t] and Hin (h * m for the next GEMM)."""
     b = tl.program_id(0)
     j = tl.arange(0, BLOCK_H)
     inside = j < H
+    eps = tl.load(EPS)  # a one-element tensor of the data's dtype: a float argument would be float32
     r_at = R + b * 4 * H + j
     r0 = tl.load(r_at, mask=inside, other=0.0)
     r1 = tl.load(r_at + H, mask=inside, other=0.0)
