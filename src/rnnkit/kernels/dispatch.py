@@ -92,7 +92,7 @@ def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = 
         return Choice("fused", "requested")
     if backend == "vendor":
         return Choice("fused", "vendor kernels run whole rnnkit.LSTM/GRU/RNN layers only; the fused kernel serves a single cell")
-    return Choice("fused", "auto: the fused kernel serves this cell (the vendor kernel does not apply here)")
+    return Choice("fused", auto_fused_reason(cell))
 
 
 def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
@@ -116,15 +116,29 @@ def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *,
 
 
 # ---- whole layers: the vendor kernel --------------------------------------------------------
+SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
+
+
 def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     """The ``auto`` rule between torch's kernel and ours for a configuration both can run.
 
-    Backed by benchmarks/speed.md: on CPU oneDNN's LSTM/GRU/RNN is faster than or level with
-    the fused kernel over the grid for training and inference, so wherever its math is exact,
-    ``auto`` picks ``vendor``; everything else (layer norm, recurrent dropout, the original GRU,
-    other activations) runs on ``fused``.
+    Backed by benchmarks/speed.md (CPU, one thread):
+    - a training step of GRU and RNN is faster on the fused kernel at every point measured
+      (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
+    - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
+      while below that (and for very short sequences, where oneDNN's per-call setup dominates)
+      the fused kernel's lower per-step overhead wins.
+    Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
+    GRU, other activations) always run on ``fused``.
     """
-    return True
+    if x.device.type != "cpu" or extension.load_extension() is None:
+        return True
+    family = layer.cell_grid()[0][0].family
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters()))
+    if needs_grad and family in ("gru", "rnn"):
+        return False
+    small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
+    return not small
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
@@ -142,6 +156,20 @@ def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record
     if reason is None and auto_prefers_vendor(layer, x, training):
         return Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it")
     return None
+
+
+def auto_fused_reason(cell) -> str:
+    """Why ``auto`` chose the fused kernel for ``cell`` (recorded in ``last_backend``)."""
+    family = cell.family
+    stock = family == "rnn" or ((cell.activation, cell.recurrent_activation) == ("tanh", "sigmoid")
+                                and not getattr(cell, "layer_norm", False)
+                                and (family == "lstm" or cell.reset_after))
+    if not stock:
+        return "auto: torch's kernel cannot compute this cell; the fused kernel serves it"
+    if getattr(cell, "recurrent_dropout", 0.0):
+        return "auto: recurrent dropout has no torch kernel; the fused kernel serves it"
+    return ("auto: torch's kernel could compute this cell, but the auto rule (auto_prefers_vendor, backed by "
+            "benchmarks/speed.md) prefers the fused kernel here, or the cell runs outside an rnnkit.LSTM/GRU/RNN layer")
 
 
 def run_layer(layer, x: torch.Tensor, states, lengths, *, backend: str, training: bool, record: bool, strict: bool):

@@ -1,0 +1,205 @@
+"""Speed of rnnkit's kernels against torch.nn (oneDNN), a torch autograd loop, JAX and Keras.
+
+    PYTHONPATH=src python benchmarks/speed.py            # the issue's grid
+    PYTHONPATH=src python benchmarks/speed.py --quick    # a small subset, for a first look
+    python benchmarks/report.py                          # benchmarks/speed.json -> speed.md
+
+Grid: batch {1, 16, 64} x hidden {64, 256, 512} x steps {50, 200}, input 128, float32, one
+thread for every framework (the machines are shared; one thread is the most repeatable).
+For each point, cell and mode (``train``: forward + backward of the summed outputs;
+``infer``: forward without gradients) every implementation runs in turn, round after round,
+and the minimum over rounds is kept, so they are measured side by side.
+
+Implementations: ``rnnkit`` (backend auto), ``fused`` (backend fused), ``nn`` (torch.nn's stock
+layer of the same size: LSTM for the LSTM variants, GRU for both GRU forms), ``loop`` (rnnkit's
+reference backend: torch autograd over the cell, one step at a time), ``jax`` (lax.scan of the
+same cell) and ``keras`` (Keras 3 on TensorFlow). Also: batch-1 inference per step against an
+``nn.LSTMCell`` loop, and achieved GFLOP/s of the recurrent matrix multiplies against torch.mm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import rnnkit
+from rnnkit.kernels.extension import load_extension
+
+INPUT = 128
+CELLS = ("lstm", "gru", "gru_orig", "rnn", "lstm_ln", "lstm_rd")
+LAYERS = {
+    "lstm": (rnnkit.LSTM, {}, torch.nn.LSTM),
+    "gru": (rnnkit.GRU, {}, torch.nn.GRU),
+    "gru_orig": (rnnkit.GRU, {"reset_after": False}, torch.nn.GRU),
+    "rnn": (rnnkit.RNN, {}, torch.nn.RNN),
+    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}, torch.nn.LSTM),
+    "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}, torch.nn.LSTM),
+}
+
+
+def torch_runner(layer, x, train: bool):
+    layer.train(train)
+    params = [p for p in layer.parameters()]
+
+    def run():
+        if train:
+            for p in params:
+                p.grad = None
+            out, _ = layer(x)
+            out.sum().backward()
+        else:
+            with torch.no_grad():
+                layer(x)
+    return run
+
+
+def make(impl: str, cell: str, batch: int, hidden: int, steps: int, train: bool):
+    """A zero-argument callable for one step of ``impl``, or None where it does not apply."""
+    if impl == "jax":
+        import peers_jax
+        return peers_jax.make(cell, batch, hidden, steps, INPUT, train)
+    if impl == "keras":
+        import peers_keras
+        return peers_keras.make(cell, batch, hidden, steps, INPUT, train)
+    cls, kwargs, torch_cls = LAYERS[cell]
+    x = torch.randn(steps, batch, INPUT)
+    if impl == "nn":
+        return torch_runner(torch_cls(INPUT, hidden), x, train)
+    backend = {"rnnkit": "auto", "fused": "fused", "loop": "reference"}[impl]
+    return torch_runner(cls(INPUT, hidden, backend=backend, **kwargs), x, train)
+
+
+def measure(runners: dict, rounds: int, budget: float) -> dict:
+    """Minimum seconds of each runner over ``rounds`` interleaved rounds (fewer when a round
+    would exceed ``budget`` seconds)."""
+    best = {name: float("inf") for name in runners}
+    start = time.perf_counter()
+    for round_index in range(rounds):
+        for name, run in runners.items():
+            t = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - t)
+        if round_index >= 1 and (time.perf_counter() - start) / (round_index + 1) * (round_index + 2) > budget:
+            break
+    return best
+
+
+def grid_points(quick: bool):
+    if quick:
+        return list(itertools.product((1, 16), (64, 256), (50,)))
+    return list(itertools.product((1, 16, 64), (64, 256, 512), (50, 200)))
+
+
+def step_stream(hidden: int, steps: int, rounds: int) -> dict:
+    """Batch-1 inference per step: rnnkit.LSTM over the sequence, rnnkit.LSTM called once per
+    step with the state carried (streaming), and an nn.LSTMCell loop."""
+    x = torch.randn(steps, 1, INPUT)
+    cell = torch.nn.LSTMCell(INPUT, hidden)
+    layer = rnnkit.LSTM(INPUT, hidden).eval()
+    fused = rnnkit.LSTM(INPUT, hidden, backend="fused").eval()
+
+    @torch.no_grad()
+    def lstmcell():
+        state = None
+        for t in range(steps):
+            state = cell(x[t], state)
+
+    @torch.no_grad()
+    def streaming(model):
+        def run():
+            state = None
+            for t in range(steps):
+                _, state = model(x[t:t + 1], state)
+        return run
+
+    @torch.no_grad()
+    def whole(model):
+        return lambda: model(x)
+    runners = {"nn.LSTMCell loop": lstmcell, "rnnkit sequence (auto)": whole(layer), "rnnkit sequence (fused)": whole(fused),
+               "rnnkit streaming (auto)": streaming(layer), "rnnkit streaming (fused)": streaming(fused)}
+    return {k: v / steps for k, v in measure(runners, rounds, budget=60).items()}
+
+
+def gflops(cell: str, batch: int, hidden: int, steps: int, rounds: int) -> dict:
+    """Recurrent GEMM GFLOP/s inside the fused forward kernel vs torch.mm on the same shapes."""
+    ext = load_extension()
+    blocks = 4 if cell == "lstm" else 3
+    x = torch.randn(steps, batch, blocks * hidden)
+    h0 = torch.zeros(batch, hidden)
+    w = torch.randn(blocks * hidden, hidden) * 0.1
+    e, m = torch.empty(0), torch.empty(0, dtype=torch.bool)
+    h = torch.randn(batch, hidden)
+    wt = w.t()
+    runners = {
+        "fused": (lambda: ext.lstm_forward(x, h0, h0, w, m, e, e, e, e, 1e-5)) if cell == "lstm"
+        else (lambda: ext.gru_forward(x, h0, w, e, m, e)),
+        "torch.mm": lambda: [torch.mm(h, wt) for _ in range(steps)],
+    }
+    flops = 2.0 * batch * hidden * blocks * hidden * steps
+    return {k: flops / v / 1e9 for k, v in measure(runners, rounds, budget=30).items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small subset of the grid")
+    parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated subset of {CELLS}")
+    parser.add_argument("--impls", default="rnnkit,fused,nn,loop,jax,keras", help="comma-separated implementations")
+    parser.add_argument("--peer-max-hidden", type=int, default=512, help="run loop/jax/keras only up to this hidden size")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=40.0, help="seconds per point and mode before fewer rounds")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("speed.json")))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(Path(__file__).parent))
+    impls = args.impls.split(",")
+    versions = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.processor() or platform.machine()}
+    for name in ("jax", "keras"):
+        if name in impls:
+            try:
+                versions[name] = __import__(f"peers_{name}").version()
+            except Exception as error:  # an optional peer that is not installed is reported, not fatal
+                print(f"skipping {name}: {type(error).__name__}: {error}", flush=True)
+                impls.remove(name)
+                versions[name] = f"not run: {type(error).__name__}: {error}"
+    result = {"threads": args.threads, "quick": args.quick, "versions": versions, "fused_available": load_extension() is not None,
+              "points": [], "stream": {}, "gflops": []}
+    out = Path(args.out)
+    for batch, hidden, steps in grid_points(args.quick):
+        for cell in args.cells.split(","):
+            for mode in ("train", "infer"):
+                runners = {}
+                for impl in impls:
+                    if impl in ("loop", "jax", "keras") and hidden > args.peer_max_hidden:
+                        continue
+                    if impl == "fused" and cell in ("lstm_ln", "lstm_rd", "gru_orig"):
+                        continue  # auto runs these on fused already
+                    run = make(impl, cell, batch, hidden, steps, mode == "train")
+                    if run is not None:
+                        runners[impl] = run
+                times = measure(runners, args.rounds, args.budget)
+                row = {"cell": cell, "mode": mode, "batch": batch, "hidden": hidden, "steps": steps, "seconds": times}
+                result["points"].append(row)
+                print(json.dumps(row), flush=True)
+                out.write_text(json.dumps(result, indent=1))
+    for hidden in (64, 256, 512):
+        result["stream"][str(hidden)] = step_stream(hidden, 50, args.rounds + 2)
+        print("stream", hidden, result["stream"][str(hidden)], flush=True)
+    for cell in ("lstm", "gru"):
+        for batch, hidden in itertools.product((1, 16, 64), (64, 256, 512)):
+            row = {"cell": cell, "batch": batch, "hidden": hidden, **gflops(cell, batch, hidden, 50, args.rounds)}
+            result["gflops"].append(row)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
