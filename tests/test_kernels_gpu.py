@@ -170,7 +170,8 @@ def test_gpu_auto_picks_cudnn_for_stock_cells_and_fused_for_the_rest():
     gru = rnnkit.GRU(4, 8, reset_after=False, device="cuda", bidirectional=True)
     gru(x)
     assert [c.backend for c in gru.last_backend[0]] == ["fused", "fused"]
-    assert "cuDNN does not compute this cell" in explain(gru)
+    report = explain(gru)
+    assert "cuDNN does not compute this cell" in report and "GPU fused kernels (Triton): available" in report
 
 
 @needs_cuda
