@@ -10,12 +10,13 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if [ -n "$(TORCH)" ]; then $(PY) -m pip install --quiet "$(TORCH)"; fi
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m rnnkit.kernels.build
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +29,12 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
+
+# Speed against torch.nn, an autograd loop, JAX and Keras 3 (installs the optional peers).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

@@ -76,17 +76,22 @@ def make(impl: str, cell: str, batch: int, hidden: int, steps: int, train: bool)
     return torch_runner(cls(INPUT, hidden, backend=backend, **kwargs), x, train)
 
 
-def measure(runners: dict, rounds: int, budget: float) -> dict:
-    """Minimum seconds of each runner over ``rounds`` interleaved rounds (fewer when a round
-    would exceed ``budget`` seconds)."""
+def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5, max_rounds: int = 25) -> dict:
+    """Minimum seconds of each runner over interleaved rounds: at least ``rounds`` rounds, more
+    (up to ``max_rounds``) while less than ``min_seconds`` has been spent, fewer when the next
+    round would take the total past ``budget`` seconds."""
     best = {name: float("inf") for name in runners}
     start = time.perf_counter()
-    for round_index in range(rounds):
+    for round_index in range(max_rounds):
         for name, run in runners.items():
             t = time.perf_counter()
             run()
             best[name] = min(best[name], time.perf_counter() - t)
-        if round_index >= 1 and (time.perf_counter() - start) / (round_index + 1) * (round_index + 2) > budget:
+        elapsed = time.perf_counter() - start
+        done = round_index + 1
+        if done >= rounds and elapsed >= min_seconds:
+            break
+        if done >= 2 and elapsed / done * (done + 1) > budget:
             break
     return best
 

@@ -1,7 +1,5 @@
-import os
-
 import torch
 
-# Two pytest-xdist workers share two cores: one thread each avoids oversubscription.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+# Tests use small tensors, where a second thread only adds contention (and under
+# pytest-xdist two workers already share the two cores).
+torch.set_num_threads(1)

@@ -9,6 +9,15 @@ import rnnkit
 from rnnkit.diagnostics import GradientFlowWarning, gradient_flow
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread avoids spinning threads on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _hand_rnn(layer, x, weights):
     """Plain loop of the tanh RNN equations; returns (loss, [h_t])."""
     w_ih, w_hh, b_ih, b_hh = layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0
@@ -228,3 +237,70 @@ def test_errors():
         gradient_flow(rnnkit.RNN(2, 2), (torch.randn(3, 1, 2), torch.randn(3, 1, 2)), "hinge")
     with pytest.raises(ValueError, match="`loss_fn`: expected it to return a scalar"):
         gradient_flow(rnnkit.RNN(2, 2), torch.randn(3, 1, 2), lambda out: out[0])
+
+
+def test_backend_forced_to_reference_and_restored():
+    layer = rnnkit.GRU(2, 3)
+    other = torch.nn.Linear(2, 2)
+    other.backend = "something-else"  # not a recurrent layer: left alone
+    model = torch.nn.ModuleDict({"rnn": layer, "other": other})
+    layer.backend = "auto"
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.parts = model
+
+        def forward(self, x):
+            assert self.parts["rnn"].backend == "reference" and self.parts["other"].backend == "something-else"
+            return self.parts["rnn"](x)[0]
+
+    gradient_flow(Wrapper(), torch.randn(4, 1, 2))
+    assert layer.backend == "auto" and "step_projected" not in layer.cell_grid()[0][0].__dict__
+
+
+def test_two_layer_gru_matches_hand_autograd():
+    torch.manual_seed(6)
+    layer = rnnkit.GRU(2, 3, num_layers=2, dtype=torch.float64)
+    x = torch.randn(5, 2, 2, dtype=torch.float64)
+
+    def gru_step(x_t, h, l):
+        w_ih, w_hh = getattr(layer, f"weight_ih_l{l}"), getattr(layer, f"weight_hh_l{l}")
+        b_ih, b_hh = getattr(layer, f"bias_ih_l{l}"), getattr(layer, f"bias_hh_l{l}")
+        x_r, x_z, x_n = (x_t @ w_ih.T + b_ih).chunk(3, dim=1)
+        h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        return (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+
+    h0 = h1 = torch.zeros(2, 3, dtype=torch.float64)
+    hs0, hs1 = [], []
+    for x_t in x:
+        h0 = gru_step(x_t, h0, 0)
+        h1 = gru_step(h0, h1, 1)
+        hs0.append(h0)
+        hs1.append(h1)
+    loss = torch.stack(hs1).pow(2).sum()
+    grads = torch.autograd.grad(loss, hs0 + hs1)
+    report = gradient_flow(layer, x, lambda out: out[0].pow(2).sum())
+    assert report["model.l0.forward"].grad_norm == pytest.approx([float(g.norm()) for g in grads[:5]], rel=1e-10)
+    assert report["model.l1.forward"].grad_norm == pytest.approx([float(g.norm()) for g in grads[5:]], rel=1e-10)
+
+
+def test_lstm_projection_cell_gradient_matches_hand_autograd():
+    torch.manual_seed(7)
+    layer = rnnkit.LSTM(2, 4, proj_size=2, dtype=torch.float64)
+    x = torch.randn(5, 3, 2, dtype=torch.float64)
+    w_ih, w_hh, w_hr = layer.weight_ih_l0, layer.weight_hh_l0, layer.weight_hr_l0
+    b = layer.bias_ih_l0 + layer.bias_hh_l0
+    h, c = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float64)
+    hs, cs = [], []
+    for x_t in x:
+        i, f, g, o = (x_t @ w_ih.T + h @ w_hh.T + b).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = (torch.sigmoid(o) * torch.tanh(c)) @ w_hr.T
+        hs.append(h)
+        cs.append(c)
+    grads = torch.autograd.grad(torch.stack(hs).sum() + cs[-1].sum(), hs + cs)
+    d = gradient_flow(layer, x, lambda out: out[0].sum() + out[1][1].sum()).directions[0]
+    assert d.grad_norm == pytest.approx([float(g.norm()) for g in grads[:5]], rel=1e-10)
+    assert d.cell_grad_norm == pytest.approx([float(g.norm()) for g in grads[5:]], rel=1e-10)

@@ -11,6 +11,15 @@ from rnnkit.diagnostics import (ExplodingMonitor, FlowReport, GradientFlowWarnin
                                 gradient_flow)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread avoids spinning threads on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _is_png(path):
     return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

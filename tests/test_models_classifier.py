@@ -9,15 +9,6 @@ from hypothesis import strategies as st
 from rnnkit.models import ClassifierConfig, SequenceClassifier
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine are ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make(**kw):
     torch.manual_seed(0)
     base = dict(num_classes=3, input_size=4, hidden_size=8)

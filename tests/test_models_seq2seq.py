@@ -9,15 +9,6 @@ import torch.nn.functional as F
 from rnnkit.models import Seq2Seq, Seq2SeqConfig, beam_search, greedy_search, length_penalty
 from rnnkit.models.attention import BahdanauAttention, LuongAttention
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core machine are ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 ATTENTIONS = ["bahdanau", "luong-dot", "luong-general"]
 
 

@@ -7,6 +7,15 @@ import rnnkit
 from rnnkit.layers.stream import open_stream
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread avoids spinning threads on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def stream():
     return rnnkit.LSTM(3, 4, num_layers=2).stream(2)

@@ -7,7 +7,8 @@ itself does not depend on the trainer.
 Every ``every`` training steps (and before the first and after the last) it runs
 ``gradient_flow`` on a fixed ``batch``; after every step it checks the global gradient norm
 for a 100x jump (``logs["grad_norm"]`` when the trainer reports the norm before clipping,
-else the norm of the parameters' ``.grad``). At the end it writes into ``out_dir``:
+else the norm of the parameters' ``.grad``, which is the norm after clipping when the trainer
+clips). The loss is ``loss_fn`` or, when None, the trainer's own ``compute_loss``. At the end it writes into ``out_dir``:
 ``gradient_flow.png`` (the last record), ``gradient_flow_heatmap.png`` (all records) and
 ``gradient_flow_history.json``.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rnnkit.diagnostics.flow import gradient_flow
+from rnnkit.diagnostics.flow import FlowReport, gradient_flow
 from rnnkit.diagnostics.monitor import ExplodingMonitor, parameter_grad_norm
 from rnnkit.diagnostics.probe import find_cells
 from rnnkit.errors import check_positive_int
@@ -46,10 +47,16 @@ class GradientFlowCallback(_Base):
         self.history: list = []
         self._step = 0
 
+    def _loss_fn(self, trainer):
+        """The given ``loss_fn``, else the trainer's own loss (``trainer.compute_loss``)."""
+        if self.loss_fn is not None or not callable(getattr(trainer, "compute_loss", None)):
+            return self.loss_fn
+        return lambda outputs, targets=None: trainer.compute_loss(outputs, targets)
+
     def _record(self, trainer, step: int) -> None:
         if self.history and self.history[-1][0] == step:
             return
-        self.history.append((step, gradient_flow(trainer.model, self.batch, self.loss_fn, warn=self.warn)))
+        self.history.append((step, gradient_flow(trainer.model, self.batch, self._loss_fn(trainer), warn=self.warn)))
 
     def on_train_begin(self, trainer):
         if not find_cells(trainer.model):
@@ -71,6 +78,17 @@ class GradientFlowCallback(_Base):
         self._record(trainer, self._step)
         if self.out_dir is not None:
             self.write(self.out_dir)
+
+    def state_dict(self) -> dict:
+        """JSON-serializable records and monitor state, so a resumed run keeps its history."""
+        return {"records": [{"step": s, **r.to_dict()} for s, r in self.history], "previous": self.monitor.previous,
+                "exploding": list(self.monitor.messages), "grad_norms": [list(n) for n in self.monitor.norms]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = [(r["step"], FlowReport.from_dict(r)) for r in state.get("records", [])]
+        self.monitor.previous = state.get("previous")
+        self.monitor.messages = list(state.get("exploding", []))
+        self.monitor.norms = [tuple(n) for n in state.get("grad_norms", [])]
 
     def write(self, out_dir) -> dict:
         """Write the PNGs and the JSON history into ``out_dir``; return {name: path}."""

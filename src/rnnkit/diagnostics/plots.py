@@ -34,8 +34,9 @@ def plot_flow(report, path, *, title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for d in report.directions:
         back = list(range(len(d.grad_norm)))
-        values = [max(g, 1e-30) for g in reversed(d.grad_norm)]  # index = steps back in time
-        ax.semilogy(back, values, label=f"{d.name} ({d.family})")
+        values = [max(g, 1e-300) for g in reversed(d.grad_norm)]  # index = steps back in time
+        label = d.name if d.family in d.name else f"{d.name} ({d.family})"
+        ax.semilogy(back, values, label=label)
     ax.set_xlabel("steps back in time (0 = last step)")
     ax.set_ylabel("||dLoss / dh_t||")
     ax.set_title(title or f"gradient flow through time (loss {report.loss:.4g})")

@@ -114,7 +114,8 @@ def probing(model: nn.Module, sites: list[CellSite]):
     """Within the block, every site's cell records probes; backends are forced to reference."""
     switched = []
     for module in model.modules():
-        if isinstance(getattr(module, "backend", None), str) and module.backend != "reference":
+        recurrent = callable(getattr(module, "cell_grid", None)) or isinstance(getattr(module, "cell", None), RecurrentCell)
+        if recurrent and isinstance(getattr(module, "backend", None), str) and module.backend != "reference":
             switched.append((module, module.backend))
             module.backend = "reference"
     for site in sites:

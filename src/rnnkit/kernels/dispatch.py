@@ -78,6 +78,10 @@ def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = 
     if backend == "reference":
         return Choice("reference", "requested")
     what = type(cell).__name__
+    if x_proj.is_cuda:  # GPU fused path (Triton, imported lazily): rnnkit/kernels/gpu.py
+        from rnnkit.kernels.gpu import choose_gpu  # noqa: PLC0415
+
+        return choose_gpu(cell, x_proj, backend=backend, strict=strict)
     reason = unsupported_reason(cell, x_proj)
     if reason is not None:
         return fallback(backend, what, reason, strict, warn=backend == "fused")
@@ -100,7 +104,11 @@ def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *,
     choice = choose(cell, x_proj, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
     dropout_mask = draw_mask(p, x_proj.shape[1], cell.output_size, like=x_proj) if (p > 0 and training) else None
-    if choice.backend == "fused":
+    if choice.backend == "fused" and x_proj.is_cuda:
+        from rnnkit.kernels.gpu import scan_fused_gpu  # noqa: PLC0415
+
+        out, final = scan_fused_gpu(cell, x_proj, state, mask, dropout_mask)
+    elif choice.backend == "fused":
         out, final = scan_fused(cell, x_proj, state, mask, dropout_mask)
     else:
         out, final = scan_reference(cell, x_proj, state, mask, record, dropout_mask)

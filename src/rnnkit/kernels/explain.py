@@ -40,4 +40,8 @@ def explain(layer) -> str:
                 lines.append(f"  layer {index} {name}: {choice.backend} ({choice.reason})")
     missing = extension.unavailable_reason()
     lines.append("  fused extension: " + ("loaded" if missing is None else f"unavailable, {missing}"))
+    if any(p.is_cuda for p in layer.parameters()):  # GPU fused path: rnnkit/kernels/gpu.py
+        from rnnkit.kernels.gpu import unavailable_reason as gpu_missing  # noqa: PLC0415
+
+        lines.append("  GPU fused kernels (Triton): " + ("available" if gpu_missing() is None else f"unavailable, {gpu_missing()}"))
     return "\n".join(lines)

@@ -10,7 +10,9 @@ says why; the dispatcher then falls back to ``reference`` with a warning naming 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 import shutil
 import sys
 import sysconfig
@@ -30,10 +32,25 @@ _lock = threading.Lock()
 _state: dict = {"module": None, "reason": None, "tried": False}
 
 
+def _cpu_tag() -> str:
+    """A short fingerprint of this CPU's instruction sets: the build uses -march=native, so a
+    cache shared between different machines must not hand one machine another's binary."""
+    flags = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags += next((line for line in info if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        flags += platform.processor()
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
 def cache_dir() -> Path:
-    """Where the compiled extension lives, one folder per torch and Python version."""
+    """Where the compiled extension lives: one folder per torch version, Python version and CPU."""
     root = os.environ.get("RNNKIT_EXTENSIONS_DIR") or os.path.join(Path.home(), ".cache", "rnnkit", "extensions")
-    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}{sys.version_info[1]}"
+    # The torch installation's path is part of the key: build.ninja names its include folders,
+    # so two virtual environments sharing one folder would rebuild each other's extension.
+    where = hashlib.sha1(os.path.dirname(torch.__file__).encode()).hexdigest()[:6]
+    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}{sys.version_info[1]}-cpu{_cpu_tag()}-{where}"
     return Path(root) / tag
 
 

@@ -23,11 +23,13 @@ def scan_reference(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tenso
     Returns (outputs (T, B, H_out), final state).
     """
     outputs = []
-    for t in range(x_proj.shape[0]):
+    # unbind, not x_proj[t]: indexing makes autograd build a full-size (T, B, G*H) gradient per
+    # step, which made the backward pass quadratic in the sequence length.
+    for t, x_t in enumerate(x_proj.unbind(0)):
         if dropout_mask is None:
-            h, new_state = cell.step_projected(x_proj[t], state, record)
+            h, new_state = cell.step_projected(x_t, state, record)
         else:
-            h, new_state = step_with_recurrent_dropout(cell, x_proj[t], state, dropout_mask, record)
+            h, new_state = step_with_recurrent_dropout(cell, x_t, state, dropout_mask, record)
         if mask is not None:
             valid = mask[t]  # (B, 1)
             new_state = type(state)(*(torch.where(valid, new, old) for new, old in zip(new_state, state)))

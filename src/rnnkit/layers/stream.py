@@ -24,7 +24,7 @@ direction each; layer l + 1 reads layer l's h_t) and an optional ``head``, a cal
 to the top layer's h_t (for example a classifier's output layer). An architecture adds::
 
     def stream_spec(self):
-        return StreamSpec(cells=self.rnn.stream_spec().cells, head=self.output_layer)
+        return StreamSpec(cells=self.rnn.stream_spec().cells, embed=self.embedding, head=self.head)
     def stream(self, batch_size, **kw):
         return open_stream(self, batch_size, **kw)
 
@@ -44,11 +44,13 @@ from rnnkit.layers.checks import check_state
 
 
 class StreamSpec(NamedTuple):
-    """What a streamable module exposes: ``cells`` bottom to top, one direction each, and an
-    optional ``head`` applied to the top layer's output at every step."""
+    """What a streamable module exposes: ``cells`` bottom to top, one direction each, an
+    optional ``head`` applied to the top layer's output at every step, and an optional
+    ``embed`` applied to each step's input first (token ids (B,) -> (B, E) for a language model)."""
 
     cells: Sequence
     head: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    embed: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
 
 def _check_mask(mask, batch: int, argument: str, device) -> torch.Tensor:
@@ -72,7 +74,7 @@ class Stream:
         if not cells:
             raise ValueError("Received an invalid value for argument `spec`: expected at least one cell, got none.")
         self.cells = cells
-        self.head = spec.head
+        self.head, self.input_transform = spec.head, spec.embed
         self.batch_size = check_positive_int(batch_size, "batch_size")
         first = cells[0].weights().weight_ih
         self.device, self.dtype = first.device, first.dtype  # the stream follows the weights
@@ -138,6 +140,11 @@ class Stream:
         """
         if not isinstance(x_t, torch.Tensor):
             raise TypeError(f"Received an invalid value for argument `x_t`: expected a torch.Tensor of shape ({self.batch_size}, {self.input_size}), got {type(x_t).__name__}.")
+        if self.input_transform is not None:
+            if x_t.dim() < 1 or x_t.shape[0] != self.batch_size:
+                raise ValueError(f"Received an invalid value for argument `x_t`: expected {self.batch_size} rows (one step per stream row), got {describe(x_t)}.")
+            with (nullcontext() if self.grad else torch.no_grad()):
+                x_t = self.input_transform(x_t)  # (B, I)
         if x_t.dim() != 2 or x_t.shape[0] != self.batch_size:
             raise ValueError(f"Received an invalid value for argument `x_t`: expected shape ({self.batch_size}, {self.input_size}) (batch_size rows, one step), got {describe(x_t)}.")
         if x_t.shape[1] != self.input_size:

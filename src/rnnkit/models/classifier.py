@@ -93,3 +93,9 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, inputs: torch.Tensor, lengths=None) -> torch.Tensor:
         return self.head(self.head_dropout(self.summarize(inputs, lengths)))  # (B, C)
+
+    def stream(self, batch_size: int, *, grad: bool = False):
+        """One step at a time: ``stream.step(x_t)`` -> (B, num_classes) from the sequence so far. See ``rnnkit.models.streaming``."""
+        from rnnkit.models.streaming import open_model_stream
+
+        return open_model_stream(self, batch_size, grad=grad)

@@ -133,3 +133,9 @@ class Forecaster(nn.Module):
             row = y_next if c.exog_size == 0 else torch.cat([y_next, future], dim=-1)  # (B, 1, T+E)
             window = torch.cat([window[:, 1:], row], dim=1)  # slide: drop the oldest step
         return torch.cat(predictions, dim=1)  # (B, H, T)
+
+    def stream(self, batch_size: int, *, grad: bool = False):
+        """One step at a time: ``stream.step(x_t)`` -> (B, S, T) forecasts from the history so far. See ``rnnkit.models.streaming``."""
+        from rnnkit.models.streaming import open_model_stream
+
+        return open_model_stream(self, batch_size, grad=grad)

@@ -132,6 +132,12 @@ class LanguageModel(nn.Module):
         outputs, state = self.encoder(self.embedding(ids), lengths, state)  # (B, T, H)
         return self.head(self.dropout(outputs)), state  # (B, T, V)
 
+    def stream(self, batch_size: int, *, grad: bool = False, condition=None):
+        """One step at a time: ``stream.step(x_t)`` -> (B, vocab) next-token logits per step; ``condition`` sets the start state. See ``rnnkit.models.streaming``."""
+        from rnnkit.models.streaming import open_model_stream
+
+        return open_model_stream(self, batch_size, grad=grad, condition=condition)
+
     @torch.no_grad()
     def generate(self, prompt: Optional[torch.Tensor] = None, *, max_new_tokens: int, condition=None,
                  temperature: float = 1.0, top_k: Optional[int] = None, generator: Optional[torch.Generator] = None,

@@ -67,6 +67,12 @@ class SequenceTagger(nn.Module):
         logits = self.head(self.head_dropout(outputs))  # (B, T, C)
         return logits * step_mask(lengths, batch, steps, x.device).unsqueeze(-1).to(logits.dtype)
 
+    def stream(self, batch_size: int, *, grad: bool = False):
+        """One step at a time: ``stream.step(x_t)`` -> (B, num_tags) per step. See ``rnnkit.models.streaming``."""
+        from rnnkit.models.streaming import open_model_stream
+
+        return open_model_stream(self, batch_size, grad=grad)
+
     @staticmethod
     def step_mask(lengths, batch: int, steps: int, device=None) -> torch.Tensor:
         """(B, T) bool, True at valid steps: which logits a loss should count."""
