@@ -159,9 +159,9 @@ def test_callback_hooks_order_and_stop_training():
     x, y = torch.randn(8, 2), torch.randn(8, 1)
     trainer = Trainer(nn.Linear(2, 1), metrics=["mae"], callbacks=[Recorder()], progress=False)
     history = trainer.fit(ArrayLoader(x, y, batch_size=4), epochs=5, validation_data=ArrayLoader(x, y))
-    assert events == ["train_begin", "epoch_begin 0", "batch 1 ['loss', 'mae']", "batch 2 ['loss', 'mae']",
-                      "epoch_end 0 ['loss', 'mae', 'val_loss', 'val_mae']", "epoch_begin 1", "batch 3 ['loss', 'mae']",
-                      "batch 4 ['loss', 'mae']", "epoch_end 1 ['loss', 'mae', 'val_loss', 'val_mae']", "train_end"]
+    assert events == ["train_begin", "epoch_begin 0", "batch 1 ['grad_norm', 'loss', 'mae']", "batch 2 ['grad_norm', 'loss', 'mae']",
+                      "epoch_end 0 ['loss', 'mae', 'val_loss', 'val_mae']", "epoch_begin 1", "batch 3 ['grad_norm', 'loss', 'mae']",
+                      "batch 4 ['grad_norm', 'loss', 'mae']", "epoch_end 1 ['loss', 'mae', 'val_loss', 'val_mae']", "train_end"]
     assert history.epoch == [0, 1]
 
 
@@ -234,3 +234,26 @@ def test_numpy_arrays_are_accepted_like_keras():
     history = trainer.fit(ArrayLoader(x.double().numpy(), y.numpy(), batch_size=8), epochs=1)
     assert len(history.history["loss"]) == 1
     assert torch.allclose(trainer.predict(x.numpy()), trainer.predict(x))
+
+
+def test_batch_logs_carry_the_gradient_norm_before_clipping():
+    from rnnkit.train import Callback
+
+    class Record(Callback):
+        def __init__(self):
+            self.norms = []
+
+        def on_batch_end(self, trainer, step, logs):
+            self.norms.append(logs["grad_norm"])
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3), 100 * torch.randn(32, 1)  # large targets: large gradients
+    model = torch.nn.Linear(3, 1)
+    record = Record()
+    Trainer(model, optimizer=torch.optim.SGD(model.parameters(), lr=1e-6), clip_norm=0.1, progress=False,
+            callbacks=[record]).fit(ArrayLoader(x, y, batch_size=32, shuffle=False), epochs=1)
+    model.zero_grad()
+    torch.nn.functional.mse_loss(model(x), y).backward()  # lr 1e-6 barely moved the weights
+    expected = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).norm().item()
+    assert len(record.norms) == 1 and record.norms[0] > 0.1
+    assert abs(record.norms[0] - expected) / expected < 1e-3

@@ -9,12 +9,12 @@ Training: ``Trainer``, ``ArrayLoader``. Sub-packages: ``rnnkit.models``, ``rnnki
 from rnnkit.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 from rnnkit.cells.layer_norm import LayerNormLSTMCell
 from rnnkit.kernels import BackendUnavailableError, explain
-from rnnkit.layers import GRU, LSTM, RNN, Recurrent, RecurrentStack, Trace
+from rnnkit.layers import GRU, LSTM, RNN, Recurrent, RecurrentStack, Stream, StreamSpec, Trace, open_stream
 from rnnkit.train import ArrayLoader, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "LayerNormLSTMCell", "RecurrentCell", "Recurrent",
-    "RecurrentStack", "Trace", "explain", "BackendUnavailableError", "Trainer", "ArrayLoader",
+    "RecurrentStack", "Trace", "Stream", "StreamSpec", "open_stream", "explain", "BackendUnavailableError", "Trainer", "ArrayLoader",
 ]

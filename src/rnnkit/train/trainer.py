@@ -161,8 +161,9 @@ class Trainer:
             return
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         grads = grads_of(params)
+        norm = global_norm(grads)
+        self.last_grad_norm = float(norm)  # before clipping: what the exploding-gradient monitor needs
         if self.check_finite:
-            norm = global_norm(grads)
             if not torch.isfinite(norm):
                 self.optimizer.zero_grad(set_to_none=True)
                 raise self._nonfinite(f"gradient (global norm {float(norm)})", epoch_step)
@@ -204,7 +205,7 @@ class Trainer:
             logs, weight = self.batch_logs(loss, inputs, outputs, targets)
             means.add(logs, weight)
             self.scheduler.after_batch()
-            self._callbacks.on_batch_end(self, self.global_step, logs)
+            self._callbacks.on_batch_end(self, self.global_step, {**logs, "grad_norm": self.last_grad_norm})
             bar.update(done, means.means())
             if self.stop_training:
                 break
@@ -221,7 +222,7 @@ class Trainer:
         if resume and checkpoint_dir is None:
             raise ValueError("Received `resume=True` without `checkpoint_dir`: expected the folder to resume from.")
         self._checkpoint_dir = checkpoint_dir
-        self.stop_training, self.stop_reason = False, None
+        self.stop_training, self.stop_reason, self.last_grad_norm = False, None, float("nan")
         self.history = History()
         self._callbacks = CallbackList([self.history] + self.callbacks)
         self.resumed_from, self._pending_callback_states = None, None
