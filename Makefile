@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on a built-in default: an LSTM classifier on JapaneseVowels (shipped by sktime).
 demo: $(STAMP)
-	$(PY) -m rnnkit.demo
+	$(PY) -m rnnkit train classify --dataset JapaneseVowels --out runs/demo --overwrite --threads 1
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not slow" tests

@@ -170,3 +170,20 @@ def test_layer_norm_state_dict_and_init():
     assert {"ln_ih_weight_l0", "ln_hh_weight_l0", "ln_c_weight_l0", "ln_c_bias_l0_reverse"} <= keys
     assert torch.equal(lstm.ln_c_weight_l0, torch.ones(5)) and torch.equal(lstm.ln_c_bias_l0, torch.zeros(5))
     assert "layer_norm=True" in repr(lstm)
+
+
+def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
+    import os
+    import time
+
+    from rnnkit.kernels.extension import STALE_LOCK_SECONDS, _remove_stale_lock
+
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    _remove_stale_lock(tmp_path)
+    assert lock.exists()  # a build in progress keeps its lock
+    old = time.time() - STALE_LOCK_SECONDS - 60
+    os.utime(lock, (old, old))
+    _remove_stale_lock(tmp_path)
+    assert not lock.exists()
+    _remove_stale_lock(tmp_path)  # nothing to remove is fine

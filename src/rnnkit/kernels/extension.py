@@ -17,6 +17,7 @@ import shutil
 import sys
 import sysconfig
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -81,6 +82,21 @@ def _compiler_missing() -> Optional[str]:
     return None
 
 
+STALE_LOCK_SECONDS = 600.0
+
+
+def _remove_stale_lock(folder: Path) -> None:
+    """torch's build takes a ``lock`` file in the build folder and waits for as long as it
+    exists. A process killed while compiling leaves it behind, and every later load would wait
+    forever; a compile takes a few minutes at most, so a lock older than that is stale."""
+    lock = folder / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def load_extension(verbose: bool = False):
     """The compiled module, or None when it cannot be built (see ``unavailable_reason``)."""
     if _state["tried"]:
@@ -99,6 +115,7 @@ def load_extension(verbose: bool = False):
 
                 folder = cache_dir()
                 folder.mkdir(parents=True, exist_ok=True)
+                _remove_stale_lock(folder)
                 module = load(name=NAME, sources=[str(SOURCE)], extra_cflags=CFLAGS, build_directory=str(folder),
                               verbose=verbose)
             except Exception as error:  # a failed compile must not break the library: fall back
