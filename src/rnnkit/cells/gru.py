@@ -70,22 +70,30 @@ class GRUCell(RecurrentCell):
         return GRUState(torch.zeros(batch, self.hidden_size, device=device, dtype=dtype))
 
     def step_projected(self, x_proj: torch.Tensor, state: GRUState, record: Optional[dict] = None):
+        return self.step_masked(x_proj, state, None, record)
+
+    def step_masked(self, x_proj: torch.Tensor, state: GRUState, mask: Optional[torch.Tensor],
+                    record: Optional[dict] = None):
+        """``step_projected`` with h_{t-1} multiplied by ``mask`` (B, H) where it enters the
+        recurrent products (recurrent dropout); the carry term z * h_{t-1} keeps the unmasked
+        state, as in Keras."""
         w = self.weights()
         hidden = self.hidden_size
         h_prev = state.h
+        h_in = h_prev if mask is None else h_prev * mask  # (B, H)
         x_r, x_z, x_n = x_proj.chunk(3, dim=1)  # each (B, H)
         if self.reset_after:
-            h_r, h_z, h_n = F.linear(h_prev, w.weight_hh, w.bias_hh).chunk(3, dim=1)
+            h_r, h_z, h_n = F.linear(h_in, w.weight_hh, w.bias_hh).chunk(3, dim=1)
             r = self._ract(x_r + h_r)
             z = self._ract(x_z + h_z)
             n = self._act(x_n + r * h_n)
         else:
             b_rz = None if w.bias_hh is None else w.bias_hh[: 2 * hidden]
             b_n = None if w.bias_hh is None else w.bias_hh[2 * hidden :]
-            h_r, h_z = F.linear(h_prev, w.weight_hh[: 2 * hidden], b_rz).chunk(2, dim=1)
+            h_r, h_z = F.linear(h_in, w.weight_hh[: 2 * hidden], b_rz).chunk(2, dim=1)
             r = self._ract(x_r + h_r)
             z = self._ract(x_z + h_z)
-            n = self._act(x_n + F.linear(r * h_prev, w.weight_hh[2 * hidden :], b_n))
+            n = self._act(x_n + F.linear(r * h_in, w.weight_hh[2 * hidden :], b_n))
         h = (1 - z) * n + z * h_prev  # (B, H)
         for name, value in zip(self.gate_names, (r, z, n)):
             _record(record, name, value)

@@ -17,9 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
-from rnnkit.cells.base import _record
 
 
 def draw_mask(p: float, batch: int, size: int, *, like: torch.Tensor) -> torch.Tensor:
@@ -33,24 +31,4 @@ def step_with_recurrent_dropout(cell, x_proj: torch.Tensor, state, mask: torch.T
     if cell.family != "gru":
         # LSTM (also layer-normalized) and RNN read h_{t-1} only in the recurrent product.
         return cell.step_projected(x_proj, state._replace(h=state.h * mask), record)
-    w = cell.weights()
-    hidden = cell.hidden_size
-    h_prev = state.h
-    h_in = h_prev * mask  # (B, H)
-    x_r, x_z, x_n = x_proj.chunk(3, dim=1)  # each (B, H)
-    if cell.reset_after:
-        h_r, h_z, h_n = F.linear(h_in, w.weight_hh, w.bias_hh).chunk(3, dim=1)
-        r = cell._ract(x_r + h_r)
-        z = cell._ract(x_z + h_z)
-        n = cell._act(x_n + r * h_n)
-    else:
-        b_rz = None if w.bias_hh is None else w.bias_hh[: 2 * hidden]
-        b_n = None if w.bias_hh is None else w.bias_hh[2 * hidden :]
-        h_r, h_z = F.linear(h_in, w.weight_hh[: 2 * hidden], b_rz).chunk(2, dim=1)
-        r = cell._ract(x_r + h_r)
-        z = cell._ract(x_z + h_z)
-        n = cell._act(x_n + F.linear(r * h_in, w.weight_hh[2 * hidden :], b_n))
-    h = (1 - z) * n + z * h_prev  # (B, H)
-    for name, value in zip(cell.gate_names, (r, z, n)):
-        _record(record, name, value)
-    return h, type(state)(h)
+    return cell.step_masked(x_proj, state, mask, record)
