@@ -19,7 +19,7 @@ from torch import nn
 
 from rnnkit.errors import check_positive_int
 from rnnkit.models.config import ModelConfig, check_dropout, check_encoder_fields, check_token_inputs
-from rnnkit.models.encoder import EncoderConfig, InputLayer, SequenceEncoder, lengths_tensor, step_mask
+from rnnkit.models.encoder import input_and_encoder, lengths_tensor, step_mask
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,7 @@ class SequenceTagger(nn.Module):
     def __init__(self, config: TaggerConfig):
         super().__init__()
         self.config = config
-        self.inputs = InputLayer(input_size=config.input_size, vocab_size=config.vocab_size,
-                                 embedding_size=config.embedding_size, padding_idx=config.padding_idx)
-        self.encoder = SequenceEncoder(EncoderConfig(
-            input_size=self.inputs.output_size, hidden_size=config.hidden_size, cell=config.cell,
-            num_layers=config.num_layers, bidirectional=config.bidirectional, dropout=config.dropout))
+        self.inputs, self.encoder = input_and_encoder(config)
         self.head_dropout = nn.Dropout(config.head_dropout)
         self.head = nn.Linear(self.encoder.output_size, config.num_tags)
 
