@@ -61,19 +61,14 @@ def stdlib_dir() -> Path:
     return Path(tokenize.__file__).resolve().parent
 
 
-def lm_corpus(max_chars: int = 400_000) -> Path:
-    """Standard-library modules (``corpus_files``), sorted by name, copied until ``max_chars``."""
-    out = WORK / "stdlib_lm"
+def lm_corpus() -> Path:
+    """Every standard-library module of ``corpus_files`` (1.4 MB for Python 3.11), copied."""
+    out = WORK / "stdlib_lm_all"
     if out.exists():
         return out
     out.mkdir(parents=True)
-    total = 0
     for path in corpus_files():
-        text = path.read_text(encoding="utf-8")
-        (out / path.name).write_text(text, encoding="utf-8")
-        total += len(text)
-        if total >= max_chars:
-            break
+        (out / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     return out
 
 
@@ -119,8 +114,9 @@ def naive_baseline(name: str, season: int, metric: str, *, seasonal: bool) -> fl
     return forecast_metrics(test, forecast, train, season)[metric]
 
 
-def char_kind_sentences(path: Path, chunk: int = 200):
-    """(characters, tags) chunks of one source file; tags from `tokenize`: code, comment, string."""
+def char_kinds(path: Path):
+    """(characters, tags) of one whole source file; tags from `tokenize`: code, comment, string
+    (None when `tokenize` rejects the file)."""
     import io
     import tokenize
 
@@ -138,30 +134,23 @@ def char_kind_sentences(path: Path, chunk: int = 200):
                 end = starts[token.end[0] - 1] + token.end[1]
                 tags[begin:end] = [kind] * (end - begin)
     except (tokenize.TokenError, IndentationError, SyntaxError):
-        return []
-    out = []
-    for i in range(0, len(text), chunk):
-        chars = [f"U+{ord(c):04X}" for c in text[i:i + chunk]]  # whitespace-free tokens for CoNLL
-        out.append((chars, tags[i:i + chunk]))
-    return out
+        return None
+    return [f"U+{ord(c):04X}" for c in text], tags  # whitespace-free tokens for CoNLL
 
 
-def tag_args(max_chars: int = 300_000):
-    """CoNLL files of character tags: whole files held out (every 10th file) as the test set."""
-    out = WORK / "stdlib_tag200"
+def tag_args():
+    """CoNLL files of character tags, one sentence per whole source file (every module of
+    ``corpus_files``); every 10th file is held out whole as the test set."""
+    out = WORK / "stdlib_tag_files"
     train, test = out / "train.conll", out / "test.conll"
     if not train.exists():
         out.mkdir(parents=True, exist_ok=True)
-        files = corpus_files()
-        total = 0
         with open(train, "w", encoding="utf-8") as f_train, open(test, "w", encoding="utf-8") as f_test:
-            for i, path in enumerate(files):
-                f = f_test if i % 10 == 9 else f_train
-                for chars, tags in char_kind_sentences(path):
-                    f.write("".join(f"{c} {t}\n" for c, t in zip(chars, tags)) + "\n")
-                total += path.stat().st_size
-                if total >= max_chars:
-                    break
+            for i, path in enumerate(corpus_files()):
+                tagged = char_kinds(path)
+                if tagged is not None:
+                    f = f_test if i % 10 == 9 else f_train
+                    f.write("".join(f"{c} {t}\n" for c, t in zip(*tagged)) + "\n")
     return ["--data", str(train), "-o", f"test_data={test}"]
 
 
@@ -197,8 +186,13 @@ def load_results() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
 
-def save_results(results: dict) -> None:
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+def save_results(results: dict, name: str) -> None:
+    """Write row ``name`` of ``results`` into quality.json, keeping the other rows as they are on
+    disk now (two processes may run different rows at the same time)."""
+    merged = load_results()
+    merged[name] = results[name]
+    results.update(merged)
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
 
 
 def run_row(row: Row, seed: int, results: dict, extra_args: list) -> None:
@@ -222,9 +216,9 @@ def run_row(row: Row, seed: int, results: dict, extra_args: list) -> None:
         history = json.loads((out / "history.json").read_text())
         entry["runs"][str(seed)] = {"metrics": metrics, "seconds": round(seconds, 1), "config": config,
                                     "best_epoch": history.get("best_epoch")}
-    if row.baseline and "baseline" not in entry:
+    if row.baseline:  # recomputed: the held-out text changes when the corpus does
         entry["baseline"] = row.baseline()
-    save_results(results)
+    save_results(results, row.name)
     shutil.rmtree(out, ignore_errors=True)
     value = entry["runs"][str(seed)].get("metrics", {}).get(row.metric)
     print(f"{row.name} seed {seed}: {row.metric} = {value} ({seconds:.0f}s)", flush=True)

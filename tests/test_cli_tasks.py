@@ -104,7 +104,7 @@ def test_tag_train_and_predict(tmp_path, capsys):
     data = conll(tmp_path / "train.conll")
     out = tmp_path / "run"
     assert run_cli("train", "tag", "--data", data, "--out", out, *FAST) == 0
-    check_run(out, ("accuracy",))
+    check_run(out, ("accuracy", "accuracy_ADJ", "accuracy_DET", "accuracy_N", "accuracy_V"))  # overall and per tag
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("the dog runs\na red cat\n", encoding="utf-8")
     capsys.readouterr()

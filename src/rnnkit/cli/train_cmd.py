@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnnkit.cli.errors import CLIError
 from rnnkit.cli.rundir import RunWriter, check_out_dir
-from rnnkit.tasks.config import TASK_NAMES, CELL_NAMES, parse_option_value, read_toml, resolve
+from rnnkit.tasks.config import TASK_NAMES, CELL_NAMES, LR_SCHEDULES, parse_option_value, read_toml, resolve
 
 S = argparse.SUPPRESS
 
@@ -29,6 +29,8 @@ def register(commands) -> None:
     p.add_argument("--epochs", type=int, default=S, metavar="N")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=S, metavar="N")
     p.add_argument("--lr", type=float, default=S, metavar="RATE", help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr-schedule", dest="lr_schedule", choices=LR_SCHEDULES, default=S,
+                   help="constant (default), or cosine: from --lr down to 0 over all training steps")
     p.add_argument("--seed", type=int, default=S, metavar="N")
     p.add_argument("--clip-norm", dest="clip_norm", type=float, default=S, metavar="X", help="0 turns clipping off")
     p.add_argument("--validation", type=float, default=S, metavar="FRACTION",

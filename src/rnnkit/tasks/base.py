@@ -41,6 +41,16 @@ class Prepared:
     summary: str = ""  # one line about the data, printed before training
 
 
+@dataclass
+class TrainingData:
+    """The trainer's inputs: batches to train on, to validate on (or None), and ``tbptt``
+    (``(k1, k2)`` or None) when consecutive batches continue the same streams."""
+
+    train: Any
+    validation: Any = None
+    tbptt: Any = None
+
+
 class Task:
     name: str = ""
     Options: type = None  # a frozen dataclass of task-specific options
@@ -70,6 +80,20 @@ class Task:
 
     def loss(self, outputs, targets) -> torch.Tensor:
         raise NotImplementedError
+
+    def training_data(self, prepared: Prepared, config: RunConfig) -> "TrainingData":
+        """What the trainer reads: by default shuffled batches of whole samples and, for
+        validation, batches of at least 256 samples; no truncated BPTT. A task whose samples
+        are pieces of one long text overrides this to stream them with carried state."""
+        from rnnkit.train import ArrayLoader
+
+        train = ArrayLoader(prepared.train.inputs, prepared.train.targets, batch_size=config.batch_size,
+                            shuffle=True, seed=config.seed)
+        validation = None
+        if prepared.validation is not None and len(prepared.validation):
+            v = prepared.validation
+            validation = ArrayLoader(v.inputs, v.targets, batch_size=max(config.batch_size, 256), shuffle=False)
+        return TrainingData(train, validation)
 
     def train_metrics(self) -> Dict[str, Callable]:
         """Metrics the trainer logs per epoch (on training and validation batches)."""

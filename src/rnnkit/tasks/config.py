@@ -30,6 +30,7 @@ from rnnkit.errors import check_choice, describe
 
 TASK_NAMES = ("classify", "tag", "translate", "lm", "forecast")
 CELL_NAMES = ("lstm", "gru", "rnn")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def _check_number(value, name, *, integer=False, low=None, low_open=False, high=None):
@@ -59,6 +60,7 @@ class RunConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine": from lr down to 0 over all steps (tasks/run.py)
     seed: int = 0
     clip_norm: float = 1.0  # gradient norm clipping; 0 turns it off
     validation: float = 0.1  # fraction of the training part held out for validation
@@ -67,6 +69,7 @@ class RunConfig:
     def __post_init__(self):
         check_choice(self.task, TASK_NAMES, "task")
         check_choice(self.cell, CELL_NAMES, "cell")
+        check_choice(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
         if (self.dataset is None) == (self.data is None):
             raise ValueError(
                 "Received an invalid value for options `--dataset` and `--data`: expected exactly one of them "

@@ -3,13 +3,19 @@
 Data: ``--data`` a UTF-8 text file, whose last ``test_fraction`` is held out, or a directory
 of text files (``pattern``, e.g. ``*.py``), of which whole files are held out (every
 ``1 / test_fraction``-th file in sorted order), so test text was never seen in any form.
-Training text is cut into sequences of ``seq_len + 1`` characters: inputs x_1..x_L, targets
-x_2..x_{L+1}. Model: ``rnnkit.models.LanguageModel``. Loss: cross-entropy (nats per char).
+Training text is read as ``batch_size`` contiguous streams (the "batchify" layout of
+Zaremba et al. 2014: row b is the b-th of ``batch_size`` equal pieces of the text), ``seq_len``
+characters of every stream per batch, inputs x_t and targets x_{t+1}. The recurrent state is
+carried from one batch to the next (truncated BPTT, ``Trainer(tbptt=(seq_len, seq_len))``), so
+the model learns from context longer than ``seq_len`` while gradients stop at the batch edge.
+The last ``validation`` part of the training text is validated on the same way. Model:
+``rnnkit.models.LanguageModel``. Loss: cross-entropy (nats per char).
 
     bits_per_char = (1 / N) sum_t -log2 p(x_t | x_<t)
 
-over the held-out text, read as ``streams`` contiguous pieces whose state is carried across
-chunks, so each character is predicted from all earlier characters of its piece.
+over the held-out text, read as ``streams`` contiguous pieces (1 by default: the whole text in
+order) whose state is carried across chunks, so each character is predicted from all earlier
+characters of its piece.
 """
 
 from __future__ import annotations
@@ -34,13 +40,15 @@ class LMOptions:
     embedding_size: int = 32
     test_fraction: float = 0.1
     pattern: str = "*.txt"  # files read from a --data directory
-    streams: int = 32  # parallel pieces of the test text when evaluating
+    streams: int = 1  # parallel pieces of the test text when evaluating (more: faster, each starts cold)
 
     def __post_init__(self):
         if self.seq_len < 2:
             raise ValueError(f"Received an invalid value for option `seq_len`: expected at least 2, got {self.seq_len}.")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"Received an invalid value for option `test_fraction`: expected a number in (0, 1), got {self.test_fraction}.")
+        if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
+            raise ValueError(f"Received an invalid value for option `streams`: expected a positive integer, got {self.streams!r}.")
 
 
 class LanguageModelTask(Task):
@@ -49,7 +57,7 @@ class LanguageModelTask(Task):
     metric_names = ("bits_per_char",)
 
     def defaults(self, dataset):
-        return {"epochs": 10, "hidden": 256, "batch_size": 32, "lr": 2e-3}
+        return {"epochs": 10, "hidden": 256, "batch_size": 32, "lr": 2e-3, "lr_schedule": "cosine"}
 
     def texts(self, config, options, evaluating=False):
         """(training text, test text) of the configured source."""
@@ -82,6 +90,7 @@ class LanguageModelTask(Task):
         return text[:cut], text[cut:]
 
     def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
+        from rnnkit.data.files import DataError
         from rnnkit.data.vocab import Vocab
 
         options = self.options(config)
@@ -94,16 +103,35 @@ class LanguageModelTask(Task):
         if state:
             return Prepared(test, None, test, model_config, new_state)
         ids = torch.tensor(vocab.encode(list(train_text)), dtype=torch.int64)
-        n = (len(ids) - 1) // options.seq_len
-        x = ids[: n * options.seq_len].view(n, options.seq_len)  # (N, L)
-        y = ids[1: n * options.seq_len + 1].view(n, options.seq_len)  # (N, L)
-        n_val = int(round(config.validation * n)) if n >= 10 else 0  # the last sequences
-        train = Split((x[: n - n_val],), y[: n - n_val])
-        validation = Split((x[n - n_val:],), y[n - n_val:]) if n_val else None
+        n_val = int(round(config.validation * (len(ids) - 1)))  # the end of the training text
+        if n_val < 10 * options.seq_len:  # too short to say anything: validate on nothing
+            n_val = 0
+        cut = len(ids) - n_val
+        if cut - 1 < config.batch_size:
+            raise DataError(f"{config.dataset or config.data}: {len(train_text):,} training characters are too few "
+                            f"for batch_size {config.batch_size} streams; use a longer text or a smaller batch size.")
+        train = Split((ids[: cut - 1],), ids[1:cut])  # (N,): one long stream, cut into rows by the loader
+        validation = Split((ids[cut - 1: -1],), ids[cut:]) if n_val else None
         source = config.dataset or config.data
-        summary = (f"{source}: {len(train_text):,} training and {len(test_text):,} test characters, "
-                   f"vocabulary of {len(vocab)}; {n} sequences of {options.seq_len}")
+        summary = (f"{source}: {len(train_text):,} training ({n_val:,} of them validation) and {len(test_text):,} "
+                   f"test characters, vocabulary of {len(vocab)}; {config.batch_size} streams in chunks of "
+                   f"{options.seq_len}")
         return Prepared(train, validation, test, model_config, new_state, summary)
+
+    def training_data(self, prepared, config):
+        """The training text as ``batch_size`` contiguous streams with the state carried across
+        chunks of ``seq_len``; validation the same way (on fewer rows when it is short)."""
+        from rnnkit.tasks.base import TrainingData
+        from rnnkit.train import StreamLoader
+
+        length = prepared.state["seq_len"]
+        train = StreamLoader(prepared.train.inputs[0], prepared.train.targets, config.batch_size, length)
+        validation = None
+        if prepared.validation is not None:
+            v = prepared.validation
+            rows = max(1, min(config.batch_size, len(v) // (10 * length)))
+            validation = StreamLoader(v.inputs[0], v.targets, rows, length)
+        return TrainingData(train, validation, tbptt=(length, length))
 
     def _model_config(self, config, options, vocab_size):
         from rnnkit.models import LanguageModelConfig
@@ -117,18 +145,16 @@ class LanguageModelTask(Task):
 
         return LanguageModel(LanguageModelConfig.from_dict(model_config))
 
-    def training_module(self, model):
-        return LogitsOnly(model)
-
     def loss(self, outputs, targets):
-        return nn.functional.cross_entropy(outputs.flatten(0, 1), targets.flatten())  # outputs (B, T, V)
+        # outputs (B, T, V) or, the valid steps of a stream batch, (N, V)
+        return nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
 
     def train_metrics(self):
         return {"accuracy": cross_entropy_accuracy}
 
     def evaluate(self, model, prepared, config):
         ids = prepared.test.inputs[0]
-        bits = bits_per_char(model, ids, streams=prepared.state["streams"], chunk=prepared.state["seq_len"])
+        bits = bits_per_char(model, ids, streams=prepared.state["streams"], chunk=max(1000, prepared.state["seq_len"]))
         return {"bits_per_char": bits}, {}
 
     def diagnosis_batch(self, loaded, batch_size: int):
@@ -153,17 +179,6 @@ class LanguageModelTask(Task):
         out = model.generate(ids, max_new_tokens=length, temperature=temperature, top_k=top_k, generator=generator)
         new = out[0, ids.shape[1]:].tolist()
         return "".join(vocab.tokens[i] if i > 3 else "" for i in new)
-
-
-class LogitsOnly(nn.Module):
-    """The language model for training: ``forward(tokens) -> logits``, dropping the state."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, tokens):
-        return self.model(tokens)[0]
 
 
 def bits_per_char(model, ids: torch.Tensor, *, streams: int, chunk: int) -> float:

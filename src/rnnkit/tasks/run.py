@@ -48,22 +48,32 @@ class KeepBest:
 
 
 def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: bool = True):
-    from rnnkit.train import ArrayLoader, Callback, Trainer
+    from rnnkit.train import Callback, Trainer
 
     keep = type("KeepBestCallback", (KeepBest, Callback), {})()
+    data = task.training_data(prepared, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
                       clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
-                      progress_stream=sys.stderr)
-    train = ArrayLoader(prepared.train.inputs, prepared.train.targets, batch_size=config.batch_size,
-                        shuffle=True, seed=config.seed)
-    validation = None
-    if prepared.validation is not None and len(prepared.validation):
-        v = prepared.validation
-        validation = ArrayLoader(v.inputs, v.targets, batch_size=max(config.batch_size, 256), shuffle=False)
-    history = trainer.fit(train, epochs=config.epochs, validation_data=validation)
+                      progress_stream=sys.stderr, tbptt=data.tbptt,
+                      scheduler=lr_schedule(config, len(data.train)), scheduler_interval="step")
+    history = trainer.fit(data.train, epochs=config.epochs, validation_data=data.validation)
     return {"history": {k: [float(x) for x in v] for k, v in history.history.items()},
             "best_epoch": None if keep.best_epoch is None else int(keep.best_epoch)}
+
+
+def lr_schedule(config: RunConfig, steps_per_epoch: int):
+    """None for a constant learning rate; for ``lr_schedule="cosine"``, a per-step factor
+
+        lr_s = lr * (1 + cos(pi * s / S)) / 2,   S = epochs * steps_per_epoch
+
+    that falls from ``lr`` at the first step to 0 at the last (Loshchilov & Hutter 2017, SGDR,
+    without restarts)."""
+    if config.lr_schedule == "constant":
+        return None
+    total = max(1, config.epochs * steps_per_epoch)
+    return lambda optimizer: torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
 
 
 def train_run(config: RunConfig, out_dir, *, progress: bool = True, log: Callable = print) -> dict:

@@ -17,15 +17,16 @@ def _take(value, index):
 MIN_VALIDATION = 20
 
 
-def split_validation(inputs, targets, config, *, stratify: bool = True):
+def split_validation(inputs, targets, config, *, stratify: bool = True, min_samples: int = MIN_VALIDATION):
     """(train Split, validation Split or None): ``config.validation`` of the training samples,
     stratified by class for integer class targets (B,), seeded by ``config.seed``.
 
     A validation part of fewer than MIN_VALIDATION samples is too small to pick the best
     epoch by (on 5 samples one lucky epoch wins), so then nothing is held out: the model
-    trains on everything and the last epoch is kept."""
+    trains on everything and the last epoch is kept. ``min_samples`` lowers that bound where
+    one sample is long (a whole file of tagged characters)."""
     n = int(inputs[0].shape[0])
-    if config.validation <= 0 or round(config.validation * n) < MIN_VALIDATION:
+    if config.validation <= 0 or n < 2 or max(1, round(config.validation * n)) < min_samples:
         return Split(tuple(inputs), targets), None
     from rnnkit.data.batching import validation_split
 

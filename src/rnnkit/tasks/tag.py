@@ -4,7 +4,13 @@ Data: ``--data`` a CoNLL file (a token and its tag per line, blank lines between
 part of which (``test_fraction``) is held out unless ``test_data`` names a test file. Word
 vocabulary of the training tokens (``lower`` to lowercase them). Model:
 ``rnnkit.models.SequenceTagger``, bidirectional by default. Loss: cross-entropy over the valid
-steps (padding is ignored). Metric: accuracy over all test tokens.
+steps (padding is ignored). Metrics: accuracy over all test tokens, and per tag
+(``accuracy_<tag>``: the share of the tokens whose true tag is <tag> that got it).
+
+Long sentences (a whole source file tagged character by character) are cut, for training
+only, into pieces of at most ``train_chunk`` tokens: each update then sees many pieces rather
+than a few padded files. Validation and test sentences are always read whole, so a bidirectional
+tagger sees every token's full left and right context at prediction time.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from torch import nn
 
 from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
 from rnnkit.tasks.config import RunConfig
-from rnnkit.tasks.splits import random_test_split, split_validation
+from rnnkit.tasks.splits import MIN_VALIDATION, random_test_split, split_validation
 
 IGNORE = -100
 
@@ -29,6 +35,12 @@ class TagOptions:
     min_freq: int = 1
     test_fraction: float = 0.1
     test_data: str = ""
+    train_chunk: int = 0  # cut training sentences into pieces of at most this many tokens (0: never)
+
+    def __post_init__(self):
+        if isinstance(self.train_chunk, bool) or not isinstance(self.train_chunk, int) or self.train_chunk < 0:
+            raise ValueError(f"Received an invalid value for option `train_chunk`: expected a non-negative integer "
+                             f"(0: never cut), got {self.train_chunk!r}.")
 
 
 class TagTask(Task):
@@ -37,7 +49,7 @@ class TagTask(Task):
     metric_names = ("accuracy",)
 
     def defaults(self, dataset):
-        return {"epochs": 10, "hidden": 64, "batch_size": 32, "lr": 3e-3, "bidirectional": True}
+        return {"epochs": 10, "hidden": 64, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "bidirectional": True}
 
     def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
         from rnnkit.data.vocab import Vocab
@@ -58,9 +70,14 @@ class TagTask(Task):
         if state:
             return Prepared(test_split, None, test_split, model_config, new_state)
         encoded = encode(train, vocab, tags, norm, "training")
-        train_split, validation = split_validation(encoded.inputs, encoded.targets, config, stratify=False)
-        summary = (f"{config.dataset or config.data}: {len(train)} training and {len(test)} test sentences, {len(tags)} tags, "
-                   f"vocabulary of {len(vocab)} tokens")
+        # sentences cut for training are long: a few whole ones make a validation part
+        train_split, validation = split_validation(encoded.inputs, encoded.targets, config, stratify=False,
+                                                   min_samples=1 if options.train_chunk else MIN_VALIDATION)
+        if options.train_chunk:
+            train_split = cut_split(train_split, options.train_chunk)
+        pieces = f" (cut into {len(train_split)} training pieces of <= {options.train_chunk})" if options.train_chunk else ""
+        summary = (f"{config.dataset or config.data}: {len(train)} training and {len(test)} test sentences{pieces}, "
+                   f"{len(tags)} tags, vocabulary of {len(vocab)} tokens")
         return Prepared(train_split, validation, test_split, model_config, new_state, summary)
 
     def _sentences(self, config, options, evaluating):
@@ -104,9 +121,7 @@ class TagTask(Task):
 
         logits = predict_batches(model, prepared.test.inputs)
         targets = prepared.test.targets
-        valid = targets != IGNORE
-        accuracy = (logits.argmax(-1).eq(targets) & valid).sum().item() / max(1, valid.sum().item())
-        return {"accuracy": accuracy}, {}
+        return tag_accuracies(logits.argmax(-1), targets, prepared.state["tags"]), {}
 
     def predict_rows(self, model, state, path):
         """INPUT: one sentence per line, tokens separated by spaces -> ``token<TAB>tag`` rows."""
@@ -132,6 +147,35 @@ def as_sentences(part):
         return list(zip(part.tokens, part.tags))
     return [([str(int(v)) for v in x[:n]], [str(int(v)) for v in y[:n]])
             for x, y, n in zip(part.x, part.y, part.lengths.tolist())]
+
+
+def tag_accuracies(predicted, targets, tags) -> dict:
+    """``accuracy`` over all valid tokens and ``accuracy_<tag>`` over the tokens whose true tag
+    is <tag> (a tag absent from ``targets`` is left out)."""
+    valid = targets != IGNORE
+    right = predicted.eq(targets) & valid
+    out = {"accuracy": right.sum().item() / max(1, valid.sum().item())}
+    for i, tag in enumerate(tags):
+        has = targets == i
+        if bool(has.any()):
+            out[f"accuracy_{tag}"] = (right & has).sum().item() / has.sum().item()
+    return out
+
+
+def cut_split(split: Split, chunk: int) -> Split:
+    """Training pieces of at most ``chunk`` steps from (ids (N, T), lengths (N,)) and targets (N, T)."""
+    from rnnkit.data.batching import pad_sequences
+
+    (ids, lengths), targets = split.inputs, split.targets
+    xs, ys = [], []
+    for row, n in enumerate(lengths.tolist()):
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            xs.append(ids[row, start:stop])
+            ys.append(targets[row, start:stop])
+    ids, lengths = pad_sequences(xs)
+    targets, _ = pad_sequences(ys, padding_value=IGNORE)
+    return Split((ids, lengths), targets)
 
 
 def encode(sentences, vocab, tags, norm, part) -> Split:
