@@ -136,3 +136,36 @@ def test_tag_train_chunk_from_the_command_line_and_its_error(tmp_path, capsys):
     assert 0 <= read_metrics(out)["accuracy"] <= 1
     with pytest.raises(ValueError, match="option `train_chunk`: expected a non-negative integer .* got -1"):
         get_task("tag").prepare(RunConfig(task="tag", data=str(data), options={"train_chunk": -1}))
+
+
+def test_lm_dynamic_evaluation_scores_before_it_adapts_and_leaves_the_model_alone():
+    from rnnkit.models import LanguageModel, LanguageModelConfig
+    from rnnkit.tasks.lm import bits_per_char
+
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(vocab_size=6, embedding_size=4, hidden_size=8)).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids = torch.tensor([4, 5] * 200)  # a pattern the adapted copy learns as it reads
+    static = bits_per_char(model, ids, streams=1, chunk=10)
+    first = bits_per_char(model, ids[:11], streams=1, chunk=10, dynamic_lr=1.0)  # one chunk: scored before any step
+    assert first == pytest.approx(bits_per_char(model, ids[:11], streams=1, chunk=10), rel=1e-5)
+    assert bits_per_char(model, ids, streams=1, chunk=10, dynamic_lr=1.0) < static
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_lm_dynamic_options_are_checked(tmp_path):
+    path = str(text_file(tmp_path / "corpus.txt"))
+    with pytest.raises(ValueError, match="option `dynamic_lr`: expected a number >= 0"):
+        get_task("lm").prepare(RunConfig(task="lm", data=path, options={"dynamic_lr": -1.0}))
+    with pytest.raises(ValueError, match="option `dynamic_chunk`: expected a positive integer, got 0"):
+        get_task("lm").prepare(RunConfig(task="lm", data=path, options={"dynamic_chunk": 0}))
+
+
+def test_lm_reports_static_and_dynamic_bits(tmp_path):
+    data = text_file(tmp_path / "corpus.txt")
+    out = tmp_path / "run"
+    assert run_cli("train", "lm", "--data", data, "--out", out, "-o", "seq_len=40", "-o", "dynamic_lr=0.3",
+                   *FAST) == 0
+    values = read_metrics(out)
+    assert set(values) == {"bits_per_char", "bits_per_char_static"}
+    assert values["bits_per_char"] < values["bits_per_char_static"]  # the text repeats one line

@@ -20,6 +20,7 @@ characters of its piece.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +42,18 @@ class LMOptions:
     test_fraction: float = 0.1
     pattern: str = "*.txt"  # files read from a --data directory
     streams: int = 1  # parallel pieces of the test text when evaluating (more: faster, each starts cold)
+    dynamic_lr: float = 0.0  # > 0: dynamic evaluation (see bits_per_char); 0: the trained model as it is
+    dynamic_chunk: int = 50  # characters scored between two steps of dynamic evaluation
 
     def __post_init__(self):
         if self.seq_len < 2:
             raise ValueError(f"Received an invalid value for option `seq_len`: expected at least 2, got {self.seq_len}.")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"Received an invalid value for option `test_fraction`: expected a number in (0, 1), got {self.test_fraction}.")
+        if not self.dynamic_lr >= 0:
+            raise ValueError(f"Received an invalid value for option `dynamic_lr`: expected a number >= 0 (0: off), got {self.dynamic_lr!r}.")
+        if isinstance(self.dynamic_chunk, bool) or not isinstance(self.dynamic_chunk, int) or self.dynamic_chunk < 1:
+            raise ValueError(f"Received an invalid value for option `dynamic_chunk`: expected a positive integer, got {self.dynamic_chunk!r}.")
         if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
             raise ValueError(f"Received an invalid value for option `streams`: expected a positive integer, got {self.streams!r}.")
 
@@ -96,7 +103,8 @@ class LanguageModelTask(Task):
         options = self.options(config)
         train_text, test_text = self.texts(config, options, evaluating=test_only)
         vocab = Vocab.from_dict(state["vocab"]) if state else Vocab.build([list(train_text)])
-        new_state = {"vocab": vocab.to_dict(), "seq_len": options.seq_len, "streams": options.streams}
+        new_state = {"vocab": vocab.to_dict(), "seq_len": options.seq_len, "streams": options.streams,
+                     "dynamic_lr": options.dynamic_lr, "dynamic_chunk": options.dynamic_chunk}
         model_config = self._model_config(config, options, len(vocab))
         test_ids = torch.tensor(vocab.encode(list(test_text)), dtype=torch.int64)
         test = Split((test_ids,), None)
@@ -153,9 +161,13 @@ class LanguageModelTask(Task):
         return {"accuracy": cross_entropy_accuracy}
 
     def evaluate(self, model, prepared, config):
-        ids = prepared.test.inputs[0]
-        bits = bits_per_char(model, ids, streams=prepared.state["streams"], chunk=max(1000, prepared.state["seq_len"]))
-        return {"bits_per_char": bits}, {}
+        ids, state = prepared.test.inputs[0], prepared.state
+        bits = bits_per_char(model, ids, streams=state["streams"], chunk=max(1000, state["seq_len"]))
+        if not state.get("dynamic_lr"):
+            return {"bits_per_char": bits}, {}
+        dynamic = bits_per_char(model, ids, streams=state["streams"], chunk=state["dynamic_chunk"],
+                                dynamic_lr=state["dynamic_lr"])
+        return {"bits_per_char": dynamic, "bits_per_char_static": bits}, {}
 
     def diagnosis_batch(self, loaded, batch_size: int):
         ids = self.prepare(loaded.config, state=loaded.state).test.inputs[0]
@@ -181,8 +193,15 @@ class LanguageModelTask(Task):
         return "".join(vocab.tokens[i] if i > 3 else "" for i in new)
 
 
-def bits_per_char(model, ids: torch.Tensor, *, streams: int, chunk: int) -> float:
-    """Mean -log2 p over ``ids`` (N,), predicting ids[1:] from what precedes them in each piece."""
+def bits_per_char(model, ids: torch.Tensor, *, streams: int, chunk: int, dynamic_lr: float = 0.0) -> float:
+    """Mean -log2 p over ``ids`` (N,), predicting ids[1:] from what precedes them in each piece.
+
+    ``dynamic_lr > 0`` is dynamic evaluation (Krause et al. 2018, "Dynamic Evaluation of Neural
+    Sequence Models"): a copy of the model takes one SGD step (lr ``dynamic_lr``, gradient norm
+    clipped to 1) on each chunk right after scoring it, so later text is predicted by a model
+    adapted to the text before it, as an adaptive compressor (xz) adapts to what it compresses.
+    Each character is scored before any step has seen it; ``model`` itself is not changed.
+    """
     if ids.numel() < 2:
         raise ValueError("The test text is too short: expected at least 2 characters.")
     streams = max(1, min(streams, (ids.numel() - 1) // 2))
@@ -190,12 +209,23 @@ def bits_per_char(model, ids: torch.Tensor, *, streams: int, chunk: int) -> floa
     x = ids[: streams * length].view(streams, length)  # (S, L)
     y = ids[1: streams * length + 1].view(streams, length)
     total, count, state = 0.0, 0, None
-    with torch.no_grad():
+    optimizer = None
+    if dynamic_lr > 0:
+        model = copy.deepcopy(model)
+        optimizer = torch.optim.SGD(model.parameters(), lr=dynamic_lr)
+    with torch.set_grad_enabled(optimizer is not None):
         for start in range(0, length, chunk):
-            logits, state = model(x[:, start:start + chunk], state)
-            total += nn.functional.cross_entropy(logits.flatten(0, 1), y[:, start:start + chunk].flatten(),
-                                                 reduction="sum").item()
-            count += y[:, start:start + chunk].numel()
+            logits, state = model(x[:, start:start + chunk], state)  # (S, c, V)
+            target = y[:, start:start + chunk].flatten()
+            loss = nn.functional.cross_entropy(logits.flatten(0, 1), target, reduction="sum")
+            total += loss.item()
+            count += target.numel()
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                (loss / target.numel()).backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                state = [[type(s)(*(t.detach() for t in s)) for s in row] for row in state]
     return total / count / math.log(2)
 
 
