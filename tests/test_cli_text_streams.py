@@ -169,3 +169,15 @@ def test_lm_reports_static_and_dynamic_bits(tmp_path):
     values = read_metrics(out)
     assert set(values) == {"bits_per_char", "bits_per_char_static"}
     assert values["bits_per_char"] < values["bits_per_char_static"]  # the text repeats one line
+
+
+def test_lm_run_evaluates_and_diagnoses_after_stream_training(tmp_path, capsys):
+    data = text_file(tmp_path / "corpus.txt")
+    out = tmp_path / "run"
+    assert run_cli("train", "lm", "--data", data, "--out", out, "-o", "seq_len=40", *FAST) == 0
+    bits = read_metrics(out)["bits_per_char"]
+    capsys.readouterr()
+    assert run_cli("evaluate", out) == 0
+    assert json.loads(capsys.readouterr().out)["test"]["bits_per_char"] == pytest.approx(bits, rel=1e-5)
+    assert run_cli("diagnose", out) == 0
+    assert "gradient norm" in capsys.readouterr().out

@@ -154,7 +154,9 @@ class LanguageModelTask(Task):
         return LanguageModel(LanguageModelConfig.from_dict(model_config))
 
     def loss(self, outputs, targets):
-        # outputs (B, T, V) or, the valid steps of a stream batch, (N, V)
+        # outputs: logits (B, T, V), the valid steps of a stream batch (N, V), or the model's (logits, state)
+        if isinstance(outputs, (tuple, list)):
+            outputs = outputs[0]
         return nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
 
     def train_metrics(self):
