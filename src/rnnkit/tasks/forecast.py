@@ -71,13 +71,16 @@ class ForecastTask(Task):
     metric_names = ("mape", "mase", "rmse", "mape_1step", "mase_1step", "rmse_1step")
 
     def defaults(self, dataset):
+        # Built-in series: an ensemble of 5 (a rule fixed in advance); lookback and the recursive
+        # strategy chosen on a validation tail of the training part (benchmarks/forecast_selection.md).
         dataset = (dataset or "").lower()
         if dataset == "airline":
             return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
-                    "options": {"lookback": 24, "horizon": 12, "log": True, "difference": [12], "season": 12}}
+                    "options": {"lookback": 24, "horizon": 12, "strategy": "recursive", "log": True,
+                                "difference": [12], "season": 12, "ensemble": 5}}
         if dataset == "sunspots":
             return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3,
-                    "options": {"lookback": 22, "horizon": 11, "season": 1}}
+                    "options": {"lookback": 22, "horizon": 11, "strategy": "recursive", "season": 1, "ensemble": 5}}
         return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3}
 
     # ---- data -------------------------------------------------------------------------------
