@@ -332,7 +332,23 @@ The six time-series rows were run again after these changes (their earlier runs 
    same batches) and average their forecasts (`-o ensemble=5`), a rule fixed in advance against
    the seed-to-seed spread of one small model. The window length and direct against recursive
    forecasting were chosen on a validation tail of the training part (`forecast_selection.md`:
-   single models, 2 seeds, the test part never read).
+   single models, 2 seeds, the test part never read): the windows stayed (24 months, 22 years)
+   and recursive forecasting replaced direct, which it beat there by a wide margin (airline MAPE
+   5.20 against 13.11, sunspots MASE 1.26 against 2.04). Every forecast also reports
+   rolling-origin one-step metrics (`mape_1step`, `mase_1step`, `rmse_1step`), shown above
+   beside the naive forecast one step ahead; the open-loop metrics are computed as before.
+
+What it gave, as measured: GunPoint (99.11%) and ItalyPowerDemand (96.18%) now meet their
+targets; JapaneseVowels rose to 98.20% (target 98.5%; the epochs picked on its 27 validation
+series were 7, 43 and 12 of 80) and ArrowHead to 75.81% (target 80%, FCN 84.3%). ArrowHead
+holds out no validation part (36 training series), so its training part was cut in two halves
+of 18 (`classify_validation_curve.py`, `classify_validation_curve.json`): the mean validation
+loss was lowest at epoch 103 of 300 and rose after it, so more epochs would not close the gap.
+The forecasting rows did not improve: airline 11.03% MAPE (was 10.23%) and sunspots MASE 1.753
+(was 1.712), both within the seed-to-seed spread; what won on the validation tail did not carry
+over to the test part. No setting was changed after the test scores were seen. One step ahead,
+the sunspots model's MASE is 0.693 against the naive one-step forecast's 1.392 on the same
+years, but the target of issue 5 is for the 30-year open-loop forecast and stays unmet.
 """
 
 
