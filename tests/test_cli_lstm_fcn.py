@@ -79,3 +79,19 @@ def test_forecast_ensemble_reports_open_loop_and_one_step_metrics(tmp_path, caps
     assert run_cli("train", "forecast", "--data", data, "--out", tmp_path / "bad", "-o", "time_column=month",
                    "-o", "ensemble=0", *FAST) != 0
     assert "`ensemble`" in capsys.readouterr().err
+
+
+def test_runs_saved_when_the_task_patched_the_steps_still_load(tmp_path, capsys):
+    """Before patching moved into the model, a run stored the patch in its state and a model of
+    input_size channels * patch. The same weights read that way give the same accuracy."""
+    pytest.importorskip("sktime")
+    out = tmp_path / "run"
+    assert run_cli("train", "classify", "--dataset", "GunPoint", "--out", out, "-o", "conv=false", *FAST) == 0
+    accuracy = read_metrics(out)["accuracy"]
+    saved = json.loads((out / "task.json").read_text())
+    old_config = {k: v for k, v in saved["model_config"].items() if k not in ("patch", "conv", "conv_filters", "conv_kernels")}
+    old_config["input_size"] = 10
+    (out / "task.json").write_text(json.dumps({"model_config": old_config, "state": {**saved["state"], "patch": 10}}))
+    capsys.readouterr()
+    assert run_cli("evaluate", out) == 0
+    assert json.loads(capsys.readouterr().out)["test"]["accuracy"] == pytest.approx(accuracy)
