@@ -54,7 +54,7 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
                       clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
-                      progress_stream=sys.stderr)
+                      progress_stream=sys.stderr, scheduler=task.lr_scheduler(optimizer, config))
     train = ArrayLoader(prepared.train.inputs, prepared.train.targets, batch_size=config.batch_size,
                         shuffle=True, seed=config.seed)
     validation = None
