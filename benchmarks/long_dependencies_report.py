@@ -82,7 +82,7 @@ def curve_plot(results, path):
                 continue
             xs = [p["step"] for p in r["curve"]]
             ys = [p["test_loss"] / r["baseline"] for p in r["curve"]]
-            ax.semilogy(xs, ys, label=f"{r['cell']} {r['init']}{' clip' if r['clip'] else ''}")
+            ax.semilogy(xs, ys, label=f"{r['cell']} {r['init']}{' clip' if r['clip'] else ''} ({r['budget']:g} s)")
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
         ax.axhline(0.06 if task == "adding" else 0.01, color="r", lw=0.8, ls=":")
         ax.set_title(f"{task} T={steps}: test loss / baseline (red: target)")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 RESULTS = HERE / "quality.json"
 FIRST_PASS = HERE / "quality_pass1.json"  # the first run, kept because defaults changed after it
+SECOND_PASS = HERE / "quality_pass2.json"  # the time-series rows before LSTM-FCN and forecast ensembles
 REPORT = HERE / "quality.md"
 WORK = Path(tempfile.gettempdir()) / "rnnkit-quality"
 
@@ -114,6 +115,21 @@ def naive_baseline(name: str, season: int, metric: str, *, seasonal: bool) -> fl
     return forecast_metrics(test, forecast, train, season)[metric]
 
 
+def naive_one_step(name: str, season: int, metric: str) -> float:
+    """The one-step (seasonal) naive forecast's score over the held-out part: each step forecast
+    as the true value ``season`` steps before it (rolling origin, as ``*_1step`` metrics are)."""
+    import numpy as np
+
+    from rnnkit.data import load_dataset
+    from rnnkit.tasks.forecast import forecast_metrics
+
+    data = load_dataset(name)
+    train, test = data.train.values, data.test.values
+    series = np.concatenate([train, test])
+    forecast = series[len(train) - season:len(series) - season]
+    return forecast_metrics(test, forecast, train, season if name == "airline" else 1)[metric]
+
+
 def char_kinds(path: Path):
     """(characters, tags) of one whole source file; tags from `tokenize`: code, comment, string
     (None when `tokenize` rejects the file)."""
@@ -166,11 +182,15 @@ ROWS = [
     Row("airline", "forecast", ["--dataset", "airline"], "mape", ("<=", 6.0),
         "seasonal naive 13.19, AutoETS 6.19, AutoARIMA 4.15 (sktime forecasting tutorial, last 36 months held out)",
         unit="%", extra={"reference": ("seasonal naive on this split",
-                                       lambda: naive_baseline("airline", 12, "mape", seasonal=True))}),
+                                       lambda: naive_baseline("airline", 12, "mape", seasonal=True)),
+                         "one_step": ("mape_1step", "seasonal naive one step ahead (y[t-12])",
+                                      lambda: naive_one_step("airline", 12, "mape"))}),
     Row("sunspots", "forecast", ["--dataset", "sunspots"], "mase", ("<", 1.0),
         "MASE < 1: better than the naive forecast's in-sample error (statsmodels sunspots, last 30 years held out)",
         extra={"reference": ("naive forecast (last value repeated) on this split",
-                             lambda: naive_baseline("sunspots", 1, "mase", seasonal=False))}),
+                             lambda: naive_baseline("sunspots", 1, "mase", seasonal=False)),
+               "one_step": ("mase_1step", "naive one step ahead (y[t-1])",
+                            lambda: naive_one_step("sunspots", 1, "mase"))}),
     Row("dates", "translate", ["--dataset", "dates"], "exact_match", (">=", 99.5),
         "generated date-format pairs, 2,000 held-out dates", scale=100, unit="%"),
     Row("stdlib-lm", "lm", ["--epochs", "8", "-o", "dynamic_lr=0.3"], "bits_per_char", ("<", "xz -9"),
@@ -312,12 +332,84 @@ about 60 core-minutes for the text rows; CPU_USED
 """
 
 
-def render_first_pass() -> list:
-    if not FIRST_PASS.exists():
-        return []
-    first = json.loads(FIRST_PASS.read_text())
-    lines = ["", PASS_NOTES, "| benchmark | metric | first pass (mean ± sd) | per seed |", "|---|---|---|---|"]
+def render_one_step(results: dict) -> list:
+    """The forecasting rows' rolling-origin one-step metrics beside the naive one-step forecast."""
+    lines = ["", "## Forecasting rows, one step ahead (extra metrics, no target of issue 5)", "",
+             "The same runs as the table above. Each held-out step is forecast from the true series before it "
+             "(rolling origin), the way a deployed model forecasts the next step; the open-loop metrics above are "
+             "unchanged and remain the ones the targets apply to. MASE has the same scale in both (the in-sample "
+             "one-step naive error), and the naive forecast one step ahead is scored on the same held-out steps.", "",
+             "| benchmark | metric | measured (mean ± sd) | per seed | naive one step ahead on the same steps |",
+             "|---|---|---|---|---|"]
     for row in ROWS:
+        if "one_step" not in row.extra:
+            continue
+        metric, label, compute = row.extra["one_step"]
+        runs = results.get(row.name, {}).get("runs", {})
+        values = [r["metrics"][metric] for r in runs.values() if metric in r.get("metrics", {})]
+        if not values:
+            continue
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        unit = "%" if metric.startswith("mape") else ""
+        lines.append(f"| {row.name} | {metric} | {statistics.fmean(values):.3f} ± {sd:.3f}{unit} | "
+                     + ", ".join(f"{v:.3f}" for v in values) + f" | {label}: {compute():.3f}{unit} |")
+    return lines
+
+
+SECOND_NOTES = """\
+## History: LSTM-FCN and forecast ensembles (the time-series rows)
+
+The six time-series rows were run again after these changes (their earlier runs are in
+`quality_pass2.json` and in the table below); the other rows keep their runs:
+
+1. Classification: the built-in series sets train LSTM-FCN (Karim et al. 2017): a fully
+   convolutional branch (Conv1d 128/256/128 filters, kernels 8/5/3, batch norm, ReLU, global
+   average pooling over each series' valid steps) beside the bidirectional LSTM, the two
+   summaries concatenated before the softmax head (`-o conv=true`). The rule, fixed before any
+   run: LSTM-FCN for every built-in series set, with the learning rate halved after 10 epochs
+   without a lower loss (`-o lr_schedule=plateau`). Epochs from validation curves on parts
+   carved from the training data: GunPoint's validation loss (20 of its 50 training series held
+   out; a patience of 20 epochs in that run) was lowest at epoch 132 of 150, so the long-series sets train 150 epochs (was 200 for
+   the LSTM alone); JapaneseVowels' best epochs were 14, 39, 38 of 40, so it trains 80 and keeps
+   the best. The convolutional branch reads the series step by step, while the LSTM still reads
+   patches of 10 steps on GunPoint and ArrowHead (patching moved from the task into the model).
+2. Forecasting: the built-in series train an ensemble of 5 models (own initializations, the
+   same batches) and average their forecasts (`-o ensemble=5`), a rule fixed in advance against
+   the seed-to-seed spread of one small model. The window length and direct against recursive
+   forecasting were chosen on a validation tail of the training part (`forecast_selection.md`:
+   single models, 2 seeds, the test part never read): the windows stayed (24 months, 22 years)
+   and recursive forecasting replaced direct, which it beat there by a wide margin (airline MAPE
+   5.20 against 13.11, sunspots MASE 1.26 against 2.04). Every forecast also reports
+   rolling-origin one-step metrics (`mape_1step`, `mase_1step`, `rmse_1step`), shown above
+   beside the naive forecast one step ahead; the open-loop metrics are computed as before.
+
+What it gave, as measured: GunPoint (99.11%) and ItalyPowerDemand (96.18%) now meet their
+targets; JapaneseVowels rose to 98.20% (target 98.5%; the epochs picked on its 27 validation
+series were 7, 43 and 12 of 80) and ArrowHead to 75.81% (target 80%, FCN 84.3%). ArrowHead
+holds out no validation part (36 training series); as a check run after its test scores,
+its training part was cut in two halves of 18 (`classify_validation_curve.py`,
+`classify_validation_curve.json`): the mean validation loss was lowest at epoch 103 of 300 and
+rose after it, so more epochs would not close the gap (the defaults were left as they were).
+The forecasting rows did not improve: airline 11.03% MAPE (was 10.23%) and sunspots MASE 1.753
+(was 1.712), both within the seed-to-seed spread; what won on the validation tail did not carry
+over to the test part. No setting was changed after the test scores were seen. One step ahead,
+the sunspots model's MASE is 0.693 against the naive one-step forecast's 1.392 on the same
+years, but the target of issue 5 is for the 30-year open-loop forecast and stays unmet.
+"""
+
+
+def render_first_pass() -> list:
+    return render_pass(FIRST_PASS, PASS_NOTES, "first pass")
+
+
+def render_pass(path: Path, notes: str, title: str) -> list:
+    if not path.exists():
+        return []
+    first = json.loads(path.read_text())
+    lines = ["", notes, f"| benchmark | metric | {title} (mean ± sd) | per seed |", "|---|---|---|---|"]
+    for row in ROWS:
+        if row.name not in first:
+            continue
         runs = first.get(row.name, {}).get("runs", {})
         values = [r["metrics"][row.metric] * row.scale for r in runs.values() if "metrics" in r]
         if values:
@@ -399,7 +491,9 @@ def render(results: dict) -> str:
     lines += lm_static(results) + per_tag(results)
     lines += ["", "Commands (defaults of the task for the built-in dataset apply; see `config` in quality.json):", ""]
     lines += commands
+    lines += render_one_step(results)
     lines += ["", TEXT_NOTES.rstrip("\n")]
+    lines += render_pass(SECOND_PASS, SECOND_NOTES, "before LSTM-FCN and ensembles")
     lines += render_first_pass()
     return "\n".join(lines) + "\n"
 

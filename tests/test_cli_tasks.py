@@ -68,8 +68,8 @@ def test_forecast_train_and_forecast(tmp_path, capsys):
     assert run_cli("train", "forecast", "--data", data, "--out", out, "-o", "time_column=month",
                    "-o", "lookback=12", "-o", "horizon=6", "-o", "test_size=12", "-o", "log=true",
                    "-o", "difference=[1]", *FAST) == 0
-    values = check_run(out, ("mape", "mase", "rmse"), extra={"forecast.png"})
-    assert values["mape"] > 0 and values["rmse"] > 0
+    values = check_run(out, ("mape", "mase", "rmse", "mape_1step", "mase_1step", "rmse_1step"), extra={"forecast.png"})
+    assert values["mape"] > 0 and values["rmse"] > 0 and values["mape_1step"] > 0
     capsys.readouterr()
     assert run_cli("forecast", out, "--horizon", "8") == 0
     lines = capsys.readouterr().out.splitlines()

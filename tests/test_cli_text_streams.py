@@ -181,3 +181,15 @@ def test_lm_run_evaluates_and_diagnoses_after_stream_training(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["test"]["bits_per_char"] == pytest.approx(bits, rel=1e-5)
     assert run_cli("diagnose", out) == 0
     assert "gradient norm" in capsys.readouterr().out
+
+
+def test_cosine_and_a_task_schedule_at_once_is_an_error():
+    from rnnkit.tasks.run import schedule
+
+    task = get_task("classify")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    plateau = RunConfig(task="classify", dataset="GunPoint", lr_schedule="cosine", options={"lr_schedule": "plateau"})
+    with pytest.raises(ValueError, match="task 'classify' already sets a learning-rate schedule .* got 'cosine'"):
+        schedule(task, optimizer, plateau, steps_per_epoch=3)
+    cosine = RunConfig(task="classify", dataset="GunPoint", lr_schedule="cosine")
+    assert schedule(task, optimizer, cosine, steps_per_epoch=3)["scheduler_interval"] == "step"

@@ -15,6 +15,7 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier, maske
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.decoding import Decoded, beam_search, greedy_search, length_penalty
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder, check_token_ids
+from rnnkit.models.ensemble import ForecasterEnsemble
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, sample_next
 from rnnkit.models.seq2seq import Memory, Seq2Seq, Seq2SeqConfig, Seq2SeqOutput
@@ -49,5 +50,5 @@ __all__ = [
     "Decoded", "greedy_search", "beam_search", "length_penalty",
     "Seq2SeqConfig", "Seq2Seq", "Seq2SeqOutput", "Memory",
     "LanguageModelConfig", "LanguageModel", "sample_next",
-    "ForecasterConfig", "Forecaster",
+    "ForecasterConfig", "Forecaster", "ForecasterEnsemble",
 ]

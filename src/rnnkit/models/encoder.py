@@ -132,10 +132,11 @@ class InputLayer(nn.Module):
 def input_and_encoder(config) -> tuple[InputLayer, SequenceEncoder]:
     """The input layer (embedding or features) and the recurrent encoder that a classifier or a
     tagger config describes (fields input_size, vocab_size, embedding_size, padding_idx,
-    hidden_size, cell, num_layers, bidirectional, dropout)."""
+    hidden_size, cell, num_layers, bidirectional, dropout, and a classifier's patch: the
+    encoder then reads ``patch`` input steps side by side)."""
     inputs = InputLayer(input_size=config.input_size, vocab_size=config.vocab_size,
                         embedding_size=config.embedding_size, padding_idx=config.padding_idx)
     encoder = SequenceEncoder(EncoderConfig(
-        input_size=inputs.output_size, hidden_size=config.hidden_size, cell=config.cell,
+        input_size=inputs.output_size * getattr(config, "patch", 1), hidden_size=config.hidden_size, cell=config.cell,
         num_layers=config.num_layers, bidirectional=config.bidirectional, dropout=config.dropout))
     return inputs, encoder

@@ -283,6 +283,10 @@ def open_model_stream(model, batch_size: int, *, grad: bool = False, condition: 
         raise ValueError(f"Received an invalid value for argument `condition`: only a LanguageModel stream takes a "
                          f"conditioning vector, got one for {type(model).__name__}.")
     if isinstance(model, SequenceClassifier):
+        if model.config.conv or model.config.patch > 1:
+            raise ValueError(f"Received an invalid value for argument `model`: a classifier with conv=True (its "
+                             f"convolutions read steps ahead) or patch > 1 (got patch={model.config.patch}) cannot "
+                             f"run one step at a time; call the model on the whole sequence instead.")
         return ClassifierStream(model, cells, batch_size, grad=grad)
     if isinstance(model, Forecaster):
         return ForecasterStream(model, cells, batch_size, grad=grad)

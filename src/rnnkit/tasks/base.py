@@ -95,6 +95,11 @@ class Task:
             validation = ArrayLoader(v.inputs, v.targets, batch_size=max(config.batch_size, 256), shuffle=False)
         return TrainingData(train, validation)
 
+    def lr_scheduler(self, optimizer, config: RunConfig):
+        """A torch LR scheduler for ``optimizer`` (stepped once per epoch; ReduceLROnPlateau with the
+        validation loss, or the training loss without validation data), or None for a constant rate."""
+        return None
+
     def train_metrics(self) -> Dict[str, Callable]:
         """Metrics the trainer logs per epoch (on training and validation batches)."""
         return {}

@@ -14,6 +14,13 @@ evaluates a 36-month airline forecast), and reports on the original scale
     mase = mean |y - y_hat| / mean_{t > m} |y_t - y_{t-m}|   (in-sample naive error, m = season)
 
 so MASE < 1 means better than the (seasonal) naive forecast's one-step training error.
+
+It also reports the same three metrics for rolling-origin one-step forecasts (``mape_1step``,
+``mase_1step``, ``rmse_1step``): each held-out step forecast from the true history before it,
+as a model in use sees it; the MASE scale is the same in-sample naive error.
+
+``ensemble = M`` trains M models of the same configuration (own initializations, same batches)
+and averages their forecasts (``rnnkit.models.ForecasterEnsemble``).
 """
 
 from __future__ import annotations
@@ -43,11 +50,12 @@ class ForecastOptions:
     difference: tuple = ()  # lags to difference by, in order (e.g. [1, 12]); forecasts are integrated back
     scaler: str = "standard"
     season: int = 1  # m of MASE's naive forecast; built-in sets set their own
+    ensemble: int = 1  # models trained side by side whose forecasts are averaged
 
     def __post_init__(self):
         check_choice(self.strategy, ("direct", "recursive"), "strategy")
         check_choice(self.scaler, ("standard", "minmax"), "scaler")
-        for name in ("lookback", "horizon", "season"):
+        for name in ("lookback", "horizon", "season", "ensemble"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Received an invalid value for option `{name}`: expected a positive integer, got {getattr(self, name)}.")
         if any(isinstance(lag, bool) or not isinstance(lag, int) or lag < 1 for lag in self.difference):
@@ -60,16 +68,19 @@ class ForecastOptions:
 class ForecastTask(Task):
     name = "forecast"
     Options = ForecastOptions
-    metric_names = ("mape", "mase", "rmse")
+    metric_names = ("mape", "mase", "rmse", "mape_1step", "mase_1step", "rmse_1step")
 
     def defaults(self, dataset):
+        # Built-in series: an ensemble of 5 (a rule fixed in advance); lookback and the recursive
+        # strategy chosen on a validation tail of the training part (benchmarks/forecast_selection.md).
         dataset = (dataset or "").lower()
         if dataset == "airline":
             return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
-                    "options": {"lookback": 24, "horizon": 12, "log": True, "difference": [12], "season": 12}}
+                    "options": {"lookback": 24, "horizon": 12, "strategy": "recursive", "log": True,
+                                "difference": [12], "season": 12, "ensemble": 5}}
         if dataset == "sunspots":
             return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3,
-                    "options": {"lookback": 22, "horizon": 11, "season": 1}}
+                    "options": {"lookback": 22, "horizon": 11, "strategy": "recursive", "season": 1, "ensemble": 5}}
         return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3}
 
     # ---- data -------------------------------------------------------------------------------
@@ -125,19 +136,29 @@ class ForecastTask(Task):
     def _model_config(self, config, options, target_size):
         from rnnkit.models import ForecasterConfig
 
-        return ForecasterConfig(horizon=options.horizon if options.strategy == "direct" else 1, target_size=target_size,
-                                lookback=options.lookback, strategy=options.strategy, cell=config.cell,
-                                hidden_size=config.hidden, num_layers=config.layers,
-                                bidirectional=config.bidirectional, dropout=config.dropout).to_dict()
+        forecaster = ForecasterConfig(horizon=options.horizon if options.strategy == "direct" else 1, target_size=target_size,
+                                      lookback=options.lookback, strategy=options.strategy, cell=config.cell,
+                                      hidden_size=config.hidden, num_layers=config.layers,
+                                      bidirectional=config.bidirectional, dropout=config.dropout).to_dict()
+        return forecaster if options.ensemble == 1 else {**forecaster, "members": options.ensemble}
 
     # ---- model, loss, metrics ---------------------------------------------------------------
     def build_model(self, model_config) -> nn.Module:
-        from rnnkit.models import Forecaster, ForecasterConfig
+        from rnnkit.models import Forecaster, ForecasterConfig, ForecasterEnsemble
 
-        return Forecaster(ForecasterConfig.from_dict(model_config))
+        values = dict(model_config)
+        members = values.pop("members", 1)  # absent in single-model runs (and in runs saved before ensembles)
+        config = ForecasterConfig.from_dict(values)
+        return Forecaster(config) if members == 1 else ForecasterEnsemble(config, members)
+
+    def training_module(self, model):
+        from rnnkit.models.ensemble import EachMember, ForecasterEnsemble
+
+        return EachMember(model) if isinstance(model, ForecasterEnsemble) else model
 
     def loss(self, outputs, targets):
-        return nn.functional.mse_loss(outputs, targets)
+        # an ensemble's outputs are (M, B, H, T): the mean over members of each member's error
+        return nn.functional.mse_loss(outputs, targets.expand_as(outputs))
 
     def evaluate(self, model, prepared, config):
         state = prepared.state
@@ -145,6 +166,8 @@ class ForecastTask(Task):
         truth = prepared.test.targets.numpy()  # (n, F)
         forecast = self.roll(model, state, history, truth.shape[0])  # (n, F)
         metrics = forecast_metrics(truth, forecast, history, state["season"])
+        one_step = self.one_step(model, state, history, truth)  # (n, F)
+        metrics.update({f"{k}_1step": v for k, v in forecast_metrics(truth, one_step, history, state["season"]).items()})
         plot = {"history": history[:, 0].tolist(), "truth": truth[:, 0].tolist(), "forecast": forecast[:, 0].tolist(),
                 "column": state["columns"][0]}
         return metrics, plot
@@ -172,6 +195,13 @@ class ForecastTask(Task):
         scaled = torch.cat(outputs, dim=1)[0, :steps].double().numpy()  # (steps, F)
         future = integrated(levels[:-1], scaler.inverse_transform(scaled), state["difference"])
         return from_model_space(future, state["log"])
+
+    def one_step(self, model, state, history, truth):
+        """Rolling-origin one-step forecasts (n, F): step i of ``truth`` (n, F) forecast from the
+        true series before it, ``history`` (T, F) followed by ``truth[:i]``."""
+        series = np.concatenate([history, truth], axis=0)
+        cut = history.shape[0]
+        return np.concatenate([self.roll(model, state, series[:cut + i], 1) for i in range(truth.shape[0])])
 
     def plot(self, plot_data, out_dir):
         from rnnkit.tasks.plots import plot_forecast

@@ -55,11 +55,22 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
                       clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
-                      progress_stream=sys.stderr, tbptt=data.tbptt,
-                      scheduler=lr_schedule(config, len(data.train)), scheduler_interval="step")
+                      progress_stream=sys.stderr, tbptt=data.tbptt, **schedule(task, optimizer, config, len(data.train)))
     history = trainer.fit(data.train, epochs=config.epochs, validation_data=data.validation)
     return {"history": {k: [float(x) for x in v] for k, v in history.history.items()},
             "best_epoch": None if keep.best_epoch is None else int(keep.best_epoch)}
+
+
+def schedule(task: Task, optimizer, config: RunConfig, steps_per_epoch: int) -> dict:
+    """The trainer's ``scheduler`` arguments: the task's own (per epoch, e.g. classify's plateau
+    option) or ``config.lr_schedule`` (per step); both at once is an error."""
+    own, cosine = task.lr_scheduler(optimizer, config), lr_schedule(config, steps_per_epoch)
+    if own is not None and cosine is not None:
+        raise ValueError(f"Received an invalid value for option `lr_schedule`: task {task.name!r} already sets a "
+                         f"learning-rate schedule from its own options; expected 'constant', got {config.lr_schedule!r}.")
+    if cosine is not None:
+        return {"scheduler": cosine, "scheduler_interval": "step"}
+    return {"scheduler": own}
 
 
 def lr_schedule(config: RunConfig, steps_per_epoch: int):
