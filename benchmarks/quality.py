@@ -288,7 +288,7 @@ model's error is lower by the ratio measured / 2.806.
 TEXT_NOTES = """\
 ## History: the text rows, second pass (what changed and why)
 
-Before this pass: stdlib-lm 2.757 ± 0.021 bits per character (2.781, 2.749, 2.741; first ~400 kB
+Before this pass (runs kept in `quality_text_pass1.json`): stdlib-lm 2.757 ± 0.021 bits per character (2.781, 2.749, 2.741; first ~400 kB
 of the modules, 20 epochs of independent 100-character sequences from a zero state, the test
 text read as 32 streams; xz -9 on its 40 k held-out characters: 2.001) and stdlib-tag 96.10 ±
 1.09% (96.70, 96.77, 94.84; first ~300 kB in independent chunks of 200 characters, test chunks
@@ -306,7 +306,7 @@ part (the end of the training text, or whole training files), never on the test 
    order (before: 32 streams, each starting from a zero state). The fused C++ LSTM runs it
    (`rnnkit.explain`: `fused`).
 3. Learning rate: cosine decay from the task's rate to 0 over all steps (`--lr-schedule
-   cosine`, now the default of lm and tag), so the last epochs refine instead of jumping.
+   cosine`, now the default of lm and tag), so the last updates are small ones.
 4. lm dynamic evaluation (`-o dynamic_lr=0.3`, Krause et al. 2018): after scoring each 50
    characters, a copy of the model takes one SGD step on them, so the rest of a file is
    predicted by a model adapted to its beginning, as xz adapts to the text it compresses;
