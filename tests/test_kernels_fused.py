@@ -13,6 +13,7 @@ from kernels_helpers import run
 import rnnkit
 from rnnkit.kernels import extension
 from rnnkit.kernels.fused import GRUFunction, GRUOriginalFunction, LSTMFunction, RNNFunction
+from rnnkit.kernels.fused_layer_norm import LayerNormLSTMFunction
 
 pytestmark = pytest.mark.skipif(extension.load_extension() is None,
                                 reason=f"fused extension unavailable: {extension.unavailable_reason()}")
@@ -104,17 +105,27 @@ def _inputs(steps, batch, hidden, gates, *, lengths, dropout, seed=0):
 
 @pytest.mark.parametrize("lengths", [False, True])
 @pytest.mark.parametrize("dropout", [False, True])
-@pytest.mark.parametrize("layer_norm", [False, True])
-def test_gradcheck_lstm(lengths, dropout, layer_norm):
+def test_gradcheck_lstm(lengths, dropout):
     x, h0, c0, w, _, mask, dmask = _inputs(4, 3, 3, 4, lengths=lengths, dropout=dropout)
-    norms = (None, None, None)
-    if layer_norm:
-        g = torch.Generator().manual_seed(2)
-        norms = tuple((torch.rand(n, generator=g, dtype=torch.float64) + 0.5).requires_grad_() for n in (12, 3, 3))
-    fn = lambda *a: LSTMFunction.apply(*a[:4], mask, dmask, *a[4:])  # noqa: E731
-    args = (x, h0, c0, w) + (norms if layer_norm else ())
-    if not layer_norm:
-        fn = lambda *a: LSTMFunction.apply(*a, mask, dmask, None, None, None)  # noqa: E731
+    assert torch.autograd.gradcheck(lambda *a: LSTMFunction.apply(*a, mask, dmask), (x, h0, c0, w))
+
+
+@pytest.mark.parametrize("lengths", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_gradcheck_layer_norm_lstm(lengths, dropout, bias):
+    """Every input of the all-in-C++ layer-normalized LSTM: W_ih x, states, W_hh, the input and
+    recurrent gains, both biases, the cell-state gain and shift."""
+    xw, h0, c0, w, b, mask, dmask = _inputs(4, 3, 3, 4, lengths=lengths, dropout=dropout)
+    g = torch.Generator().manual_seed(2)
+    gain = lambda n: (torch.rand(n, generator=g, dtype=torch.float64) + 0.5).requires_grad_()  # noqa: E731
+    ln_ih, ln_hh, lnc_g = gain(12), gain(12), gain(3)
+    lnc_b = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
+    b_hh = (b.detach() * 0.5).requires_grad_()
+    biases = (b, b_hh) if bias else (None, None)
+    fn = lambda xw, h0, c0, w, ln_ih, ln_hh, lnc_g, lnc_b, *bs: LayerNormLSTMFunction.apply(  # noqa: E731
+        xw, h0, c0, w, ln_ih, *(bs or (None, None)), ln_hh, lnc_g, lnc_b, mask, dmask)
+    args = (xw, h0, c0, w, ln_ih, ln_hh, lnc_g, lnc_b) + (biases if bias else ())
     assert torch.autograd.gradcheck(fn, args)
 
 
