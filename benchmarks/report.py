@@ -82,13 +82,54 @@ def summary(points, lines):
     lines.append("")
 
 
+ORIGINAL_RUN = "earlier run"  # rows written before speed.json recorded runs
+
+
+def run_letters(points) -> dict:
+    """A short letter for each run that measured rows, in order of first appearance."""
+    letters = {}
+    for p in points:
+        letters.setdefault(p.get("run", ORIGINAL_RUN), "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(letters) % 26])
+    return letters
+
+
+def runs(data, lines):
+    letters = run_letters(data["points"])
+    lines.append("## Runs\n")
+    lines.append("Each table row names the run that measured it (the *run* column). Ratios within a row are always "
+                 "from one run, measured side by side.\n")
+    lines.append("| run | name | rows | arguments |")
+    lines.append("| --- | --- | ---: | --- |")
+    for name, letter in letters.items():
+        count = sum(1 for p in data["points"] if p.get("run", ORIGINAL_RUN) == name)
+        argv = " ".join(data.get("runs", {}).get(name, {}).get("argv", [])) or "–"
+        lines.append(f"| {letter} | {name} | {count} | `{argv}` |")
+    for section in ("stream", "gflops"):
+        if data.get(f"{section}_run"):
+            lines.append(f"\nThe {section} table below was measured in run {data[f'{section}_run']}.")
+    lines.append("")
+
+
+def stream_target(stream, lines):
+    """The row 'batch-1 inference per step no slower than nn.LSTMCell', appended to the summary table."""
+    key = "rnnkit stream.step"
+    if not stream or key not in next(iter(stream.values())):
+        return
+    ratios = {h: row[key] / row["nn.LSTMCell loop"] for h, row in stream.items()}
+    text = ", ".join(f"H{h} {r:.2f}" for h, r in ratios.items())
+    met = all(r <= 1.0 for r in ratios.values())
+    lines.insert(len(lines) - 1, f"| batch-1 inference per step, rnnkit stream.step / nn.LSTMCell loop: <= 1 | {text} | "
+                                 f"{'yes' if met else 'no'} |")
+
+
 def tables(points, lines):
     impls = ["rnnkit", "fused", "nn", "loop", "jax", "keras"]
+    letters = run_letters(points)
     for mode in ("train", "infer"):
         lines.append(f"## {'Training step (forward + backward)' if mode == 'train' else 'Inference (no gradients)'}: milliseconds\n")
         lines.append("Ratios: **rnnkit/nn** (below 1 is faster than torch.nn), and other/rnnkit (above 1 is slower than rnnkit).\n")
-        lines.append("| cell | point | " + " | ".join(impls) + " | rnnkit/nn | fused/nn | loop/rnnkit | jax/rnnkit | keras/rnnkit |")
-        lines.append("| --- | --- | " + " | ".join("---:" for _ in impls) + " | ---: | ---: | ---: | ---: | ---: |")
+        lines.append("| cell | point | run | " + " | ".join(impls) + " | rnnkit/nn | fused/nn | loop/rnnkit | jax/rnnkit | keras/rnnkit |")
+        lines.append("| --- | --- | --- | " + " | ".join("---:" for _ in impls) + " | ---: | ---: | ---: | ---: | ---: |")
         for p in points:
             if p["mode"] != mode:
                 continue
@@ -96,7 +137,7 @@ def tables(points, lines):
             cells = [fmt(s[i] * 1e3) if i in s else "–" for i in impls]
             rs = [ratio(s, "rnnkit", "nn"), ratio(s, "fused", "nn"), ratio(s, "loop", "rnnkit"), ratio(s, "jax", "rnnkit"),
                   ratio(s, "keras", "rnnkit")]
-            lines.append(f"| {NAMES[p['cell']]} | {point_name(p)} | " + " | ".join(cells) + " | " +
+            lines.append(f"| {NAMES[p['cell']]} | {point_name(p)} | {letters[p.get('run', ORIGINAL_RUN)]} | " + " | ".join(cells) + " | " +
                          " | ".join(fmt(r) for r in rs) + " |")
         lines.append("")
 
@@ -114,6 +155,8 @@ def main(argv=None) -> int:
              f"{'Quick subset. ' if data.get('quick') else ''}Times are the minimum over interleaved rounds, in one run "
              "on a shared, noisy 2-core machine: read ratios, not absolute times.\n"]
     summary(points, lines)
+    stream_target(data.get("stream"), lines)
+    runs(data, lines)
     if data.get("stream"):
         lines.append("## Batch-1 inference, time per step (microseconds)\n")
         keys = list(next(iter(data["stream"].values())))
@@ -121,7 +164,8 @@ def main(argv=None) -> int:
         lines.append("| --- | " + " | ".join("---:" for _ in keys) + " |")
         for hidden, row in data["stream"].items():
             lines.append(f"| {hidden} | " + " | ".join(fmt(row[k] * 1e6, 1) for k in keys) + " |")
-        lines.append("\n*sequence*: one call over 50 steps; *streaming*: one layer call per step with the state carried.\n")
+        lines.append("\n*sequence*: one call over 50 steps; *layer call per step*: the layer called on one step at a time "
+                     "with the state carried; *stream.step*: the streaming API (``layer.stream(1).step(x_t)``).\n")
     if data.get("gflops"):
         lines.append("## Recurrent GEMM throughput inside the fused forward kernel vs torch.mm (GFLOP/s)\n")
         lines.append("| cell | batch | hidden | fused kernel | torch.mm same shapes | fused / mm |")
