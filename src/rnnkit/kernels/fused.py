@@ -1,7 +1,7 @@
 """The ``fused`` backend: our own forward and hand-derived backward through time.
 
-Each family is a ``torch.autograd.Function`` over the C++ loops in ``csrc/fused.cpp``: the
-runner has already done the one input-projection GEMM for all steps, the kernel does one GEMM
+Each family is a ``torch.autograd.Function`` over the C++ loops in ``csrc/fused.cpp``:
+``scan_fused`` does the one input-projection GEMM for all steps, the kernel does one GEMM
 per step for the recurrence (two for the original-form GRU) with the gate math fused into one
 pass, and saves every state and gate activation, so the backward pass recomputes nothing but
 ``tanh(c_t)``. After the backward loop the weight gradient is one GEMM over all steps:
@@ -15,7 +15,8 @@ Backward equations (LSTM, pre-activations a, dc/dh carried from step t+1, masks 
     dc_{t-1} = dc_t * f                  dh_{t-1} = da_t W_hh   (times the dropout mask)
 
 At a padded step the kernel writes da = 0 and carries dh, dc unchanged, the exact adjoint of
-"state carried, output zero". The GRU and RNN backward passes are written out in the C++ file.
+"state carried, output zero". The GRU and RNN backward passes are written out in the C++ file;
+the layer-normalized LSTM has its own Function in ``kernels/fused_layer_norm.py``.
 """
 
 from __future__ import annotations
