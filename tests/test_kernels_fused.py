@@ -156,3 +156,21 @@ def test_outputs_zero_and_state_carried_past_lengths():
     short, (h2, c2) = lstm(x[:2, 1:])
     torch.testing.assert_close(h[0, 1], h2[0, 0])
     torch.testing.assert_close(c[0, 1], c2[0, 0])
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_no_grad_forward_alone_equals_reference(family):
+    """Under no_grad the fused Functions run their forward without autograd (kernels/apply.py)."""
+    cls, kwargs = FAMILIES[family]
+    torch.manual_seed(5)
+    ref = cls(4, 6, num_layers=2, backend="reference", **kwargs).eval()
+    fused = cls(4, 6, num_layers=2, backend="fused", **kwargs).eval()
+    fused.load_state_dict(ref.state_dict())
+    x, lengths = torch.randn(7, 3, 4), torch.tensor([7, 2, 5])
+    with torch.no_grad():
+        (out_r, final_r), (out_f, final_f) = ref(x, lengths=lengths), fused(x, lengths=lengths)
+    assert {ch.backend for row in fused.last_backend for ch in row} == {"fused"}
+    assert out_f.grad_fn is None
+    torch.testing.assert_close(out_f, out_r, atol=1e-5, rtol=1e-5)
+    for a, b in zip(final_r if isinstance(final_r, tuple) else (final_r,), final_f if isinstance(final_f, tuple) else (final_f,)):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)

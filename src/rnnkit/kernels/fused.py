@@ -26,6 +26,7 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
+from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
 from rnnkit.kernels.fused_layer_norm import scan_layer_norm_lstm
 
@@ -168,14 +169,14 @@ def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], 
     w = cell.weights()
     x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     if family == "gru" and cell.reset_after:
-        out, h = GRUFunction.apply(x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
+        out, h = apply_function(GRUFunction, x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
         return out, cell.state_type(h)
     x = x_proj if w.bias_hh is None else x_proj + w.bias_hh  # (T, B, G*H): fold the recurrent bias in
     if family == "lstm":
-        out, h, c = LSTMFunction.apply(x, state.h, state.c, w.weight_hh, step_mask, dmask)
+        out, h, c = apply_function(LSTMFunction, x, state.h, state.c, w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "gru":
-        out, h = GRUOriginalFunction.apply(x, state.h, w.weight_hh, step_mask, dmask)
+        out, h = apply_function(GRUOriginalFunction, x, state.h, w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h)
-    out, h = RNNFunction.apply(x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
+    out, h = apply_function(RNNFunction, x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
     return out, cell.state_type(h)

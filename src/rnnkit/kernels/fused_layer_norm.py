@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
 
 LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
@@ -77,6 +78,6 @@ def scan_layer_norm_lstm(cell, inputs: torch.Tensor, state, mask: Optional[torch
     w = cell.weights()
     ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
     xw = F.linear(inputs, w.weight_ih)  # (T, B, 4H): the one input GEMM; its LN happens in C++
-    out, h, c = LayerNormLSTMFunction.apply(xw, state.h, state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh,
+    out, h, c = apply_function(LayerNormLSTMFunction, xw, state.h, state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh,
                                             *cell.layer_norm_weights(), mask, dmask)
     return out, (h, c)
