@@ -98,12 +98,14 @@ def runs(data, lines):
     lines.append("## Runs\n")
     lines.append("Each table row names the run that measured it (the *run* column). Ratios within a row are always "
                  "from one run, measured side by side.\n")
-    lines.append("| run | name | rows | arguments |")
-    lines.append("| --- | --- | ---: | --- |")
+    lines.append("| run | name | rows | warm-up call before short timed calls | arguments |")
+    lines.append("| --- | --- | ---: | --- | --- |")
     for name, letter in letters.items():
         count = sum(1 for p in data["points"] if p.get("run", ORIGINAL_RUN) == name)
-        argv = " ".join(data.get("runs", {}).get(name, {}).get("argv", [])) or "–"
-        lines.append(f"| {letter} | {name} | {count} | `{argv}` |")
+        info = data.get("runs", {}).get(name, {})
+        argv = " ".join(info.get("argv", [])) or "–"
+        warm = f"yes (< {info['warm_up_below_seconds'] * 1e3:.0f} ms)" if "warm_up_below_seconds" in info else "no"
+        lines.append(f"| {letter} | {name} | {count} | {warm} | `{argv}` |")
     for section in ("stream", "gflops"):
         if data.get(f"{section}_run"):
             lines.append(f"\nThe {section} table below was measured in run {data[f'{section}_run']}.")
