@@ -72,7 +72,8 @@ def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) 
 
 
 def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = False, strict: bool = False) -> Choice:
-    """Which backend runs ``cell`` over ``x_proj``, and why."""
+    """Which backend runs ``cell`` over ``x_proj`` (its raw or projected inputs: only their
+    device and dtype matter), and why."""
     if record:
         return Choice("reference", "trace() records gates, which only the reference backend exposes")
     if backend == "reference":
@@ -95,21 +96,26 @@ def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = 
     return Choice("fused", auto_fused_reason(cell))
 
 
-def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
+def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
              record: Optional[dict] = None, training: bool = False, strict: bool = False):
-    """Run one cell over (T, B, G*H) projected inputs. Returns (outputs, final_state, Choice).
+    """Run one cell over raw time-major inputs (T, B, I). Returns (outputs, final_state, Choice).
 
-    A cell with ``recurrent_dropout = p > 0`` gets one dropout mask per sequence in training mode.
+    The input projection of all steps is one GEMM, done by the chosen backend: the CPU fused
+    kernel of the layer-normalized LSTM normalizes it in C++, every other path gets
+    ``cell.project_input(inputs)``. A cell with ``recurrent_dropout = p > 0`` gets one dropout
+    mask per sequence in training mode.
     """
-    choice = choose(cell, x_proj, backend=backend, record=record is not None, strict=strict)
+    choice = choose(cell, inputs, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
-    dropout_mask = draw_mask(p, x_proj.shape[1], cell.output_size, like=x_proj) if (p > 0 and training) else None
-    if choice.backend == "fused" and x_proj.is_cuda:
+    dropout_mask = draw_mask(p, inputs.shape[1], cell.output_size, like=inputs) if (p > 0 and training) else None
+    if choice.backend == "fused" and not inputs.is_cuda:
+        out, final = scan_fused(cell, inputs, state, mask, dropout_mask)
+        return out, final, choice
+    x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
+    if choice.backend == "fused":
         from rnnkit.kernels.gpu import scan_fused_gpu  # noqa: PLC0415
 
         out, final = scan_fused_gpu(cell, x_proj, state, mask, dropout_mask)
-    elif choice.backend == "fused":
-        out, final = scan_fused(cell, x_proj, state, mask, dropout_mask)
     else:
         out, final = scan_reference(cell, x_proj, state, mask, record, dropout_mask)
     return out, final, choice
