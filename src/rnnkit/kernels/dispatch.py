@@ -123,6 +123,7 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
 
 # ---- whole layers: the vendor kernel --------------------------------------------------------
 SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
+LSTM_VENDOR_MIN_HIDDEN = 256  # from here up, oneDNN's LSTM is level or faster even at batch 1
 
 
 def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
@@ -133,7 +134,10 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
       (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
     - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
       while below that (and for very short sequences, where oneDNN's per-call setup dominates)
-      the fused kernel's lower per-step overhead wins.
+      the fused kernel's lower per-step overhead wins;
+    - except for an LSTM of hidden size >= 256: at batch 1 its per-step product is a matrix-vector
+      one, which oneDNN runs faster than MKL's GEMM (B1 H256: fused / nn 1.35-1.44 training,
+      1.20-1.64 inference; B1 H512 1.01-1.12 in speed.md runs A and C), so oneDNN serves it.
     Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
     GRU, other activations) always run on ``fused``.
     """
@@ -144,6 +148,8 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     if needs_grad and family in ("gru", "rnn"):
         return False
     small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
+    if family == "lstm" and layer.hidden_size >= LSTM_VENDOR_MIN_HIDDEN:
+        small = x.shape[0] <= 4
     return not small
 
 
