@@ -14,7 +14,8 @@ trained model's.
 
 Engines: ``--engine torch`` trains with ``torch.nn.LSTM/GRU/RNN`` (oneDNN on CPU, cuDNN on
 GPU), the same parameterization as rnnkit's layers; ``--engine rnnkit`` trains rnnkit's layers
-with whatever backend ``auto`` picks (today the Python-loop reference backend).
+with whatever backend ``auto`` picks (the fused C++ kernels, or torch's oneDNN kernel for LSTM
+training at batch x hidden >= 4096); each result records it as ``train_backend``.
 
     PYTHONPATH=src python benchmarks/long_dependencies.py run --grid key --budget 120 --jobs 2 --out results.jsonl
     PYTHONPATH=src python benchmarks/long_dependencies.py report results.jsonl ...   # see long_dependencies_report.py
@@ -150,6 +151,8 @@ def run_one(cfg: dict) -> dict:
             mark = clock()
         x, y = batches.next()
         loss = task_loss(task, net(x), y)
+        if step == 0:
+            backend = train_backend(net)  # what ran a training step (evaluations may run on another)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM if cfg["clip"] else float("inf"))
@@ -160,10 +163,17 @@ def run_one(cfg: dict) -> dict:
     result = dict(cfg, params=param_count(net), hidden=HIDDEN[(task, cell)], steps_done=step,
                   samples_seen=step * cfg["batch"], seconds=curve[-1]["seconds"], final_loss=final,
                   baseline=baseline(task, steps), ratio_to_baseline=final / baseline(task, steps),
-                  max_grad_norm=float(max_norm), curve=curve, torch=torch.__version__,
+                  max_grad_norm=float(max_norm), curve=curve, torch=torch.__version__, train_backend=backend,
                   device_name=torch.cuda.get_device_name(device) if cuda else "cpu")
     result.update(diagnose_twin(net.cpu(), cfg, test_x[:32].cpu(), test_y[:32].cpu()))
     return result
+
+
+def train_backend(net):
+    """What ran the recurrent layer during training: rnnkit.explain's line for an rnnkit layer."""
+    if not hasattr(net.rnn, "last_backend"):
+        return "torch.nn"
+    return rnnkit.explain(net.rnn).splitlines()[1].strip()
 
 
 def diagnose_twin(net, cfg, x, y):
