@@ -36,6 +36,7 @@ from torch import nn
 import rnnkit
 from rnnkit.data.synthetic import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
 from rnnkit.diagnostics import gradient_flow
+from rnnkit.train.curriculum import LengthCurriculum
 
 ADDING_T, COPY_T, CELLS = (100, 200, 400, 600), (100, 200, 500), ("rnn", "lstm", "gru")
 # hidden sizes that put each model near the budget (counted in param_count below)
@@ -95,17 +96,33 @@ def chrono_init(net, cell, steps, generator):
         rnn.bias_ih_l0[:h] = -b
 
 
+def make_curriculum(cfg, task, steps):
+    """cfg["curriculum"] = "start:growth:threshold" -> a LengthCurriculum ending at the task's T."""
+    if not cfg.get("curriculum"):
+        return None
+    start, growth, threshold = cfg["curriculum"].split(":")
+    return LengthCurriculum(int(start), steps, baseline=lambda length: baseline(task, length), growth=float(growth),
+                            threshold=float(threshold), window=50)
+
+
 def param_count(net):
     return sum(p.numel() for p in net.parameters())
 
 
 class Batches:
-    """Fresh training batches, generated on the CPU 32 at a time and moved in one copy."""
+    """Fresh training batches, generated on the CPU 32 at a time and moved in one copy; with a
+    curriculum, one batch at a time at the length the curriculum asks for."""
 
-    def __init__(self, task, steps, batch, seed, device):
+    def __init__(self, task, steps, batch, seed, device, curriculum=None):
         self.args, self.gen, self.device, self.queue = (task, steps, batch), torch.Generator().manual_seed(seed), device, []
+        self.curriculum, self.length = curriculum, steps
 
     def next(self):
+        if self.curriculum is not None:
+            task, _, batch = self.args
+            self.length = self.curriculum.sample_length(self.gen)
+            x, y = sample(task, self.length, batch, self.gen)
+            return x.to(self.device), y.to(self.device)
         if not self.queue:
             task, steps, batch = self.args
             x, y = sample(task, steps, 32 * batch, self.gen)
@@ -128,10 +145,12 @@ def run_one(cfg: dict) -> dict:
     if cfg["init"] == "chrono":
         chrono_init(net, cell, steps + (20 if task == "copy" else 0), torch.Generator().manual_seed(cfg["seed"]))
     net = net.to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=LR)
-    test_x, test_y = sample(task, steps, TEST_SIZE, torch.Generator().manual_seed(TEST_SEED))
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.get("lr", LR))
+    # the fixed evaluation set: the test set (seed 12345), or a validation set for pilot runs
+    test_x, test_y = sample(task, steps, TEST_SIZE, torch.Generator().manual_seed(cfg.get("eval_seed", TEST_SEED)))
     test_x, test_y = test_x.to(device), test_y.to(device)
-    batches = Batches(task, steps, cfg["batch"], cfg["seed"] + 1, device)
+    curriculum = make_curriculum(cfg, task, steps)
+    batches = Batches(task, steps, cfg["batch"], cfg["seed"] + 1, device, curriculum)
     cuda = device.type == "cuda"
     clock = time.perf_counter if cuda else time.process_time
     spent, step, curve, next_eval = 0.0, 0, [], 0.0  # spent: training time only, evaluations excluded
@@ -143,7 +162,8 @@ def run_one(cfg: dict) -> dict:
                 torch.cuda.current_stream(device).synchronize()
             spent += clock() - mark
             if spent >= next_eval or spent >= cfg["budget"]:
-                curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y)})
+                curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y),
+                              "train_length": curriculum.length if curriculum else steps})
                 print(f"  {task} T={steps} {cell} clip={cfg['clip']} init={cfg['init']}: {curve[-1]}", flush=True)
                 next_eval += cfg["budget"] / 8
                 if spent >= cfg["budget"]:
@@ -158,13 +178,16 @@ def run_one(cfg: dict) -> dict:
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM if cfg["clip"] else float("inf"))
         max_norm = torch.maximum(max_norm, norm.detach())  # stays on the device: no sync per step
         optimizer.step()
+        if curriculum is not None:
+            curriculum.update(float(loss.detach()), batches.length)
         step += 1
     final = curve[-1]["test_loss"]
     result = dict(cfg, params=param_count(net), hidden=HIDDEN[(task, cell)], steps_done=step,
                   samples_seen=step * cfg["batch"], seconds=curve[-1]["seconds"], final_loss=final,
                   baseline=baseline(task, steps), ratio_to_baseline=final / baseline(task, steps),
                   max_grad_norm=float(max_norm), curve=curve, torch=torch.__version__, train_backend=backend,
-                  device_name=torch.cuda.get_device_name(device) if cuda else "cpu")
+                  device_name=torch.cuda.get_device_name(device) if cuda else "cpu",
+                  curriculum_history=curriculum.history if curriculum else None)
     result.update(diagnose_twin(net.cpu(), cfg, test_x[:32].cpu(), test_y[:32].cpu()))
     return result
 
@@ -233,6 +256,11 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", choices=("torch", "rnnkit"), default="torch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=LR, help="Adam learning rate")
+    parser.add_argument("--curriculum", default="", help="start:growth:threshold, a curriculum over T ending at the run's T "
+                        "(rnnkit.train.curriculum.LengthCurriculum; the final loss is still measured at T)")
+    parser.add_argument("--eval-seed", type=int, default=TEST_SEED,
+                        help=f"seed of the fixed evaluation set: {TEST_SEED} is the test set; pilots use another (validation)")
     parser.add_argument("--limit", type=int, default=0, help="run only the first N configurations (0: all)")
     parser.add_argument("--runs", default="", help="explicit runs task:T:cell:clip|noclip[:init], comma-separated (replaces --grid)")
     parser.add_argument("--out", required=True, help="JSON lines file; one line is appended per finished run")
@@ -242,7 +270,8 @@ def main(argv=None):
     if args.limit:
         configs = configs[:args.limit]
     for cfg in configs:
-        cfg.update(budget=args.budget, batch=args.batch, device=args.device, engine=args.engine, seed=args.seed)
+        cfg.update(budget=args.budget, batch=args.batch, device=args.device, engine=args.engine, seed=args.seed,
+                   lr=args.lr, curriculum=args.curriculum, eval_seed=args.eval_seed)
     print(f"{len(configs)} runs, {args.budget:g} s each, {args.jobs} at once on {args.device}", flush=True)
     lock = threading.Lock()
 
