@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 import time
@@ -155,6 +156,7 @@ def run_one(cfg: dict) -> dict:
     clock = time.perf_counter if cuda else time.process_time
     spent, step, curve, next_eval = 0.0, 0, [], 0.0  # spent: training time only, evaluations excluded
     max_norm = torch.zeros((), device=device)
+    ratios = []  # with a curriculum: training loss / baseline at the batch's length, since the last evaluation
     mark = clock()
     while True:
         if step % 10 == 0:  # look at the clock every 10 steps (on a GPU that needs a sync)
@@ -163,11 +165,16 @@ def run_one(cfg: dict) -> dict:
             spent += clock() - mark
             if spent >= next_eval or spent >= cfg["budget"]:
                 curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y),
-                              "train_length": curriculum.length if curriculum else steps})
+                              "train_length": curriculum.length if curriculum else steps,
+                              "train_ratio": sum(ratios) / len(ratios) if ratios else None})
+                ratios.clear()
                 print(f"  {task} T={steps} {cell} clip={cfg['clip']} init={cfg['init']}: {curve[-1]}", flush=True)
                 next_eval += cfg["budget"] / 8
                 if spent >= cfg["budget"]:
                     break
+            if cfg.get("lr_schedule") == "cosine":  # by the share of the budget spent, so any budget ends at 0
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / cfg["budget"])))
             mark = clock()
         x, y = batches.next()
         loss = task_loss(task, net(x), y)
@@ -179,7 +186,8 @@ def run_one(cfg: dict) -> dict:
         max_norm = torch.maximum(max_norm, norm.detach())  # stays on the device: no sync per step
         optimizer.step()
         if curriculum is not None:
-            curriculum.update(float(loss.detach()), batches.length)
+            ratios.append(float(loss.detach()) / baseline(task, batches.length))  # training loss / its baseline
+            curriculum.update(ratios[-1] * baseline(task, batches.length), batches.length)
         step += 1
     final = curve[-1]["test_loss"]
     result = dict(cfg, params=param_count(net), hidden=HIDDEN[(task, cell)], steps_done=step,
@@ -257,6 +265,8 @@ def main(argv=None):
     parser.add_argument("--engine", choices=("torch", "rnnkit"), default="torch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=LR, help="Adam learning rate")
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                        help="cosine: lr * (1 + cos(pi * budget share spent)) / 2, updated every 10 steps")
     parser.add_argument("--curriculum", default="", help="start:growth:threshold, a curriculum over T ending at the run's T "
                         "(rnnkit.train.curriculum.LengthCurriculum; the final loss is still measured at T)")
     parser.add_argument("--eval-seed", type=int, default=TEST_SEED,
@@ -271,7 +281,7 @@ def main(argv=None):
         configs = configs[:args.limit]
     for cfg in configs:
         cfg.update(budget=args.budget, batch=args.batch, device=args.device, engine=args.engine, seed=args.seed,
-                   lr=args.lr, curriculum=args.curriculum, eval_seed=args.eval_seed)
+                   lr=args.lr, lr_schedule=args.lr_schedule, curriculum=args.curriculum, eval_seed=args.eval_seed)
     print(f"{len(configs)} runs, {args.budget:g} s each, {args.jobs} at once on {args.device}", flush=True)
     lock = threading.Lock()
 
