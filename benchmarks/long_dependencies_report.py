@@ -131,7 +131,7 @@ def rnnkit_curve_plot(results, path):
                 continue
             xs = [p["seconds"] for p in r["curve"]]
             line, = ax.semilogy(xs, [p["test_loss"] / r["baseline"] for p in r["curve"]],
-                                label=f"{r['cell']} {r['init']} {r.get('lr', 1e-3):g}{' curriculum' if r.get('curriculum') else ''}")
+                                label=f"{r['cell']} {r['init']} lr {r.get('lr', 1e-3):g}{' curriculum' if r.get('curriculum') else ''}, {r['budget']:g} s")
             if r.get("curriculum"):
                 twin = ax.twinx()
                 twin.plot(xs, [p["train_length"] for p in r["curve"]], ls=":", color=line.get_color())
