@@ -17,8 +17,10 @@ GPU), the same parameterization as rnnkit's layers; ``--engine rnnkit`` trains r
 with whatever backend ``auto`` picks (the fused C++ kernels, or torch's oneDNN kernel for LSTM
 training at batch x hidden >= 4096); each result records it as ``train_backend``.
 
-    PYTHONPATH=src python benchmarks/long_dependencies.py run --grid key --budget 120 --jobs 2 --out results.jsonl
-    PYTHONPATH=src python benchmarks/long_dependencies.py report results.jsonl ...   # see long_dependencies_report.py
+    PYTHONPATH=src python benchmarks/long_dependencies.py --grid key --budget 120 --jobs 2 --out results.jsonl
+    PYTHONPATH=src python benchmarks/long_dependencies.py --engine rnnkit --budget 720 --runs copy:200:lstm:clip:chrono \
+        --lr 1e-2 --lr-schedule cosine --curriculum 10:2:0.1 --out results.jsonl   # curriculum over T from 10
+    PYTHONPATH=src python benchmarks/long_dependencies_report.py results.jsonl ...
 """
 
 from __future__ import annotations
