@@ -14,16 +14,20 @@ trained model's.
 
 Engines: ``--engine torch`` trains with ``torch.nn.LSTM/GRU/RNN`` (oneDNN on CPU, cuDNN on
 GPU), the same parameterization as rnnkit's layers; ``--engine rnnkit`` trains rnnkit's layers
-with whatever backend ``auto`` picks (today the Python-loop reference backend).
+with whatever backend ``auto`` picks (the fused C++ kernels, or torch's oneDNN kernel for LSTM
+training at batch x hidden >= 4096); each result records it as ``train_backend``.
 
-    PYTHONPATH=src python benchmarks/long_dependencies.py run --grid key --budget 120 --jobs 2 --out results.jsonl
-    PYTHONPATH=src python benchmarks/long_dependencies.py report results.jsonl ...   # see long_dependencies_report.py
+    PYTHONPATH=src python benchmarks/long_dependencies.py --grid key --budget 120 --jobs 2 --out results.jsonl
+    PYTHONPATH=src python benchmarks/long_dependencies.py --engine rnnkit --budget 720 --runs copy:200:lstm:clip:chrono \
+        --lr 1e-2 --lr-schedule cosine --curriculum 10:2:0.1 --out results.jsonl   # curriculum over T from 10
+    PYTHONPATH=src python benchmarks/long_dependencies_report.py results.jsonl ...
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 import time
@@ -35,6 +39,7 @@ from torch import nn
 import rnnkit
 from rnnkit.data.synthetic import ADDING_BASELINE_MSE, adding_problem, copy_memory, copy_memory_baseline
 from rnnkit.diagnostics import gradient_flow
+from rnnkit.train.curriculum import LengthCurriculum
 
 ADDING_T, COPY_T, CELLS = (100, 200, 400, 600), (100, 200, 500), ("rnn", "lstm", "gru")
 # hidden sizes that put each model near the budget (counted in param_count below)
@@ -94,17 +99,33 @@ def chrono_init(net, cell, steps, generator):
         rnn.bias_ih_l0[:h] = -b
 
 
+def make_curriculum(cfg, task, steps):
+    """cfg["curriculum"] = "start:growth:threshold" -> a LengthCurriculum ending at the task's T."""
+    if not cfg.get("curriculum"):
+        return None
+    start, growth, threshold = cfg["curriculum"].split(":")
+    return LengthCurriculum(int(start), steps, baseline=lambda length: baseline(task, length), growth=float(growth),
+                            threshold=float(threshold), window=50)
+
+
 def param_count(net):
     return sum(p.numel() for p in net.parameters())
 
 
 class Batches:
-    """Fresh training batches, generated on the CPU 32 at a time and moved in one copy."""
+    """Fresh training batches, generated on the CPU 32 at a time and moved in one copy; with a
+    curriculum, one batch at a time at the length the curriculum asks for."""
 
-    def __init__(self, task, steps, batch, seed, device):
+    def __init__(self, task, steps, batch, seed, device, curriculum=None):
         self.args, self.gen, self.device, self.queue = (task, steps, batch), torch.Generator().manual_seed(seed), device, []
+        self.curriculum, self.length = curriculum, steps
 
     def next(self):
+        if self.curriculum is not None:
+            task, _, batch = self.args
+            self.length = self.curriculum.sample_length(self.gen)
+            x, y = sample(task, self.length, batch, self.gen)
+            return x.to(self.device), y.to(self.device)
         if not self.queue:
             task, steps, batch = self.args
             x, y = sample(task, steps, 32 * batch, self.gen)
@@ -127,14 +148,17 @@ def run_one(cfg: dict) -> dict:
     if cfg["init"] == "chrono":
         chrono_init(net, cell, steps + (20 if task == "copy" else 0), torch.Generator().manual_seed(cfg["seed"]))
     net = net.to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=LR)
-    test_x, test_y = sample(task, steps, TEST_SIZE, torch.Generator().manual_seed(TEST_SEED))
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.get("lr", LR))
+    # the fixed evaluation set: the test set (seed 12345), or a validation set for pilot runs
+    test_x, test_y = sample(task, steps, TEST_SIZE, torch.Generator().manual_seed(cfg.get("eval_seed", TEST_SEED)))
     test_x, test_y = test_x.to(device), test_y.to(device)
-    batches = Batches(task, steps, cfg["batch"], cfg["seed"] + 1, device)
+    curriculum = make_curriculum(cfg, task, steps)
+    batches = Batches(task, steps, cfg["batch"], cfg["seed"] + 1, device, curriculum)
     cuda = device.type == "cuda"
     clock = time.perf_counter if cuda else time.process_time
     spent, step, curve, next_eval = 0.0, 0, [], 0.0  # spent: training time only, evaluations excluded
     max_norm = torch.zeros((), device=device)
+    ratios = []  # with a curriculum: training loss / baseline at the batch's length, since the last evaluation
     mark = clock()
     while True:
         if step % 10 == 0:  # look at the clock every 10 steps (on a GPU that needs a sync)
@@ -142,28 +166,47 @@ def run_one(cfg: dict) -> dict:
                 torch.cuda.current_stream(device).synchronize()
             spent += clock() - mark
             if spent >= next_eval or spent >= cfg["budget"]:
-                curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y)})
+                curve.append({"seconds": round(spent, 2), "step": step, "test_loss": evaluate(net, task, test_x, test_y),
+                              "train_length": curriculum.length if curriculum else steps,
+                              "train_ratio": sum(ratios) / len(ratios) if ratios else None})
+                ratios.clear()
                 print(f"  {task} T={steps} {cell} clip={cfg['clip']} init={cfg['init']}: {curve[-1]}", flush=True)
                 next_eval += cfg["budget"] / 8
                 if spent >= cfg["budget"]:
                     break
+            if cfg.get("lr_schedule") == "cosine":  # by the share of the budget spent, so any budget ends at 0
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(1.0, spent / cfg["budget"])))
             mark = clock()
         x, y = batches.next()
         loss = task_loss(task, net(x), y)
+        if step == 0:
+            backend = train_backend(net)  # what ran a training step (evaluations may run on another)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM if cfg["clip"] else float("inf"))
         max_norm = torch.maximum(max_norm, norm.detach())  # stays on the device: no sync per step
         optimizer.step()
+        if curriculum is not None:
+            ratios.append(float(loss.detach()) / baseline(task, batches.length))  # training loss / its baseline
+            curriculum.update(ratios[-1] * baseline(task, batches.length), batches.length)
         step += 1
     final = curve[-1]["test_loss"]
     result = dict(cfg, params=param_count(net), hidden=HIDDEN[(task, cell)], steps_done=step,
                   samples_seen=step * cfg["batch"], seconds=curve[-1]["seconds"], final_loss=final,
                   baseline=baseline(task, steps), ratio_to_baseline=final / baseline(task, steps),
-                  max_grad_norm=float(max_norm), curve=curve, torch=torch.__version__,
-                  device_name=torch.cuda.get_device_name(device) if cuda else "cpu")
+                  max_grad_norm=float(max_norm), curve=curve, torch=torch.__version__, train_backend=backend,
+                  device_name=torch.cuda.get_device_name(device) if cuda else "cpu",
+                  curriculum_history=curriculum.history if curriculum else None)
     result.update(diagnose_twin(net.cpu(), cfg, test_x[:32].cpu(), test_y[:32].cpu()))
     return result
+
+
+def train_backend(net):
+    """What ran the recurrent layer during training: rnnkit.explain's line for an rnnkit layer."""
+    if not hasattr(net.rnn, "last_backend"):
+        return "torch.nn"
+    return rnnkit.explain(net.rnn).splitlines()[1].strip()
 
 
 def diagnose_twin(net, cfg, x, y):
@@ -223,6 +266,13 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", choices=("torch", "rnnkit"), default="torch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=LR, help="Adam learning rate")
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                        help="cosine: lr * (1 + cos(pi * budget share spent)) / 2, updated every 10 steps")
+    parser.add_argument("--curriculum", default="", help="start:growth:threshold, a curriculum over T ending at the run's T "
+                        "(rnnkit.train.curriculum.LengthCurriculum; the final loss is still measured at T)")
+    parser.add_argument("--eval-seed", type=int, default=TEST_SEED,
+                        help=f"seed of the fixed evaluation set: {TEST_SEED} is the test set; pilots use another (validation)")
     parser.add_argument("--limit", type=int, default=0, help="run only the first N configurations (0: all)")
     parser.add_argument("--runs", default="", help="explicit runs task:T:cell:clip|noclip[:init], comma-separated (replaces --grid)")
     parser.add_argument("--out", required=True, help="JSON lines file; one line is appended per finished run")
@@ -232,7 +282,8 @@ def main(argv=None):
     if args.limit:
         configs = configs[:args.limit]
     for cfg in configs:
-        cfg.update(budget=args.budget, batch=args.batch, device=args.device, engine=args.engine, seed=args.seed)
+        cfg.update(budget=args.budget, batch=args.batch, device=args.device, engine=args.engine, seed=args.seed,
+                   lr=args.lr, lr_schedule=args.lr_schedule, curriculum=args.curriculum, eval_seed=args.eval_seed)
     print(f"{len(configs)} runs, {args.budget:g} s each, {args.jobs} at once on {args.device}", flush=True)
     lock = threading.Lock()
 

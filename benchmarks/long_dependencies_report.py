@@ -1,7 +1,11 @@
 """Render the long-dependency results (JSON lines from long_dependencies.py) as a markdown
 table, a summary JSON and plots beside it.
 
-    PYTHONPATH=src python benchmarks/long_dependencies_report.py benchmarks/results/long_dependencies_*.jsonl
+    PYTHONPATH=src python benchmarks/long_dependencies_report.py benchmarks/results/long_dependencies_{key,rest}_*.jsonl \
+        --rnnkit benchmarks/results/long_dependencies_rnnkit_cpu*.jsonl
+
+Runs given with ``--rnnkit`` (trained by rnnkit's own layers on the CPU) get their own table, with
+the learning rate, schedule, curriculum and the backend that ran, and their own curves plot.
 """
 
 from __future__ import annotations
@@ -95,24 +99,78 @@ def curve_plot(results, path):
     return path
 
 
+def recipe_text(r):
+    lr = f"Adam {r.get('lr', 1e-3):g}" + (" cosine" if r.get("lr_schedule") == "cosine" else "")
+    if r.get("curriculum"):
+        start, growth, threshold = r["curriculum"].split(":")
+        lengths = " -> ".join(str(length) for _, length in r["curriculum_history"])
+        lr += f"; curriculum from T={start} (x{growth} when train loss < {threshold} of baseline; reached {lengths})"
+    return lr
+
+
+def rnnkit_table(results):
+    rows = ["| task | T | cell | init | clip | training recipe | params | budget | steps | final loss | loss / baseline | Bai et al. | ran on | max grad norm | flow ratio h_1/h_T |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        pub = PUBLISHED.get((r["task"], r["T"], r["cell"]))
+        ran = r.get("train_backend", "-").split(" (")[0].replace("layer 0 forward: ", "")
+        rows.append(f"| {r['task']} | {r['T']} | {r['cell']} | {r['init']} | {'yes' if r['clip'] else 'no'} | {recipe_text(r)} | "
+                    f"{r['params']:,} | {budget_text(r)} | {r['steps_done']:,} | {fmt(r['final_loss'], 4)} | "
+                    f"{fmt(r['ratio_to_baseline'])} | {fmt(pub) if pub else '-'} | {ran} | {fmt(r['max_grad_norm'])} | {fmt(r['flow_ratio'])} |")
+    return "\n".join(rows)
+
+
+def rnnkit_curve_plot(results, path):
+    """Test loss / baseline against CPU seconds for the rnnkit runs; curriculum length dotted."""
+    plt = _pyplot()
+    cases = sorted({(r["task"], r["T"]) for r in results})
+    fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.2), squeeze=False)
+    for ax, (task, steps) in zip(axes[0], cases):
+        for r in results:
+            if (r["task"], r["T"]) != (task, steps):
+                continue
+            xs = [p["seconds"] for p in r["curve"]]
+            line, = ax.semilogy(xs, [p["test_loss"] / r["baseline"] for p in r["curve"]],
+                                label=f"{r['cell']} {r['init']} lr {r.get('lr', 1e-3):g}{' curriculum' if r.get('curriculum') else ''}, {r['budget']:g} s")
+            if r.get("curriculum"):
+                twin = ax.twinx()
+                twin.plot(xs, [p["train_length"] for p in r["curve"]], ls=":", color=line.get_color())
+                twin.set_ylabel("curriculum T (dotted)")
+        ax.axhline(1.0, color="k", lw=0.8, ls="--")
+        ax.axhline(0.06 if task == "adding" else 0.01, color="r", lw=0.8, ls=":")
+        ax.set_title(f"{task} T={steps}, rnnkit on CPU: test loss / baseline (red: target)")
+        ax.set_xlabel("process CPU seconds")
+        ax.legend(fontsize=7, loc="lower left")
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def summary(results):
     keep = ("task", "T", "cell", "init", "clip", "params", "hidden", "budget", "batch", "device", "device_name", "engine",
             "steps_done", "samples_seen", "final_loss", "baseline", "ratio_to_baseline", "max_grad_norm", "flow_ratio",
-            "saturation", "spectral_radius", "twin_max_abs_diff", "torch", "curve")
+            "saturation", "spectral_radius", "twin_max_abs_diff", "torch", "curve", "lr", "lr_schedule", "curriculum",
+            "curriculum_history", "train_backend", "eval_seed")
     return [{k: r.get(k) for k in keep} | {"published_bai2018": PUBLISHED.get((r["task"], r["T"], r["cell"]))} for r in results]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("results", nargs="+")
+    parser.add_argument("--rnnkit", nargs="*", default=[], help="runs trained by rnnkit on the CPU: own table and plot")
     parser.add_argument("--json", default=str(HERE / "long_dependencies.json"))
     args = parser.parse_args(argv)
-    results = load(args.results)
-    Path(args.json).write_text(json.dumps(summary(results), indent=1))
+    results, own = load(args.results), load(args.rnnkit)
+    Path(args.json).write_text(json.dumps(summary(results + own), indent=1))
     plots = [flow_plot(results, "adding", 400, HERE / "long_dependencies_flow_adding400.png"),
              flow_plot(results, "copy", 200, HERE / "long_dependencies_flow_copy200.png"),
              curve_plot(results, HERE / "long_dependencies_curves.png")]
     print(table(results))
+    if own:
+        plots.append(rnnkit_curve_plot(own, HERE / "long_dependencies_curves_rnnkit_cpu.png"))
+        print("\n" + rnnkit_table(own))
     print("\n".join(str(p) for p in plots if p))
 
 

@@ -2,7 +2,13 @@
 
     PYTHONPATH=src python benchmarks/speed.py            # the issue's grid
     PYTHONPATH=src python benchmarks/speed.py --quick    # a small subset, for a first look
+    PYTHONPATH=src python benchmarks/speed.py --cells lstm_ln --hiddens 64,256 --merge --label "k8 LN"
+                                                         # re-measure some rows into speed.json
     python benchmarks/report.py                          # benchmarks/speed.json -> speed.md
+
+With ``--merge`` the measured rows replace the rows of the same cell, mode and point in the
+existing ``--out`` file and every other row is kept; each row records the ``run`` that measured
+it (``--label``, default the UTC time), so the report can say which rows were measured when.
 
 Grid: batch {1, 16, 64} x hidden {64, 256, 512} x steps {50, 200}, input 128, float32, one
 thread for every framework (the machines are shared; one thread is the most repeatable).
@@ -76,17 +82,30 @@ def make(impl: str, cell: str, batch: int, hidden: int, steps: int, train: bool)
     return torch_runner(cls(INPUT, hidden, backend=backend, **kwargs), x, train)
 
 
+WARM_UP_BELOW = 0.05  # seconds: a call shorter than this is preceded by an untimed call of the same runner
+
+
 def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5, max_rounds: int = 25) -> dict:
     """Minimum seconds of each runner over interleaved rounds: at least ``rounds`` rounds, more
     (up to ``max_rounds``) while less than ``min_seconds`` has been spent, fewer when the next
-    round would take the total past ``budget`` seconds."""
+    round would take the total past ``budget`` seconds.
+
+    Each timed call of a short runner (under ``WARM_UP_BELOW``) directly follows an untimed call
+    of the same runner, so every implementation is timed warm. Without it, whichever runner came
+    right after another framework's call (Keras, JAX) ran on cold caches: at LSTM B1 H64 T50
+    training, rnnkit and its own fused backend (the same kernel) measured 1.73 and 1.11 ms when
+    run in that order and 1.08 and 1.59 ms in the other; with the warm-up call, 1.00 and 0.90."""
     best = {name: float("inf") for name in runners}
+    last = {name: 0.0 for name in runners}
     start = time.perf_counter()
     for round_index in range(max_rounds):
         for name, run in runners.items():
+            if last[name] < WARM_UP_BELOW:
+                run()
             t = time.perf_counter()
             run()
-            best[name] = min(best[name], time.perf_counter() - t)
+            last[name] = time.perf_counter() - t
+            best[name] = min(best[name], last[name])
         elapsed = time.perf_counter() - start
         done = round_index + 1
         if done >= rounds and elapsed >= min_seconds:
@@ -96,10 +115,22 @@ def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5,
     return best
 
 
-def grid_points(quick: bool):
+def grid_points(quick: bool, batches=None, hiddens=None, steps=None):
+    """The grid, or the quick subset, restricted to the given batches, hidden sizes and steps."""
     if quick:
-        return list(itertools.product((1, 16), (64, 256), (50,)))
-    return list(itertools.product((1, 16, 64), (64, 256, 512), (50, 200)))
+        points = itertools.product((1, 16), (64, 256), (50,))
+    else:
+        points = itertools.product((1, 16, 64), (64, 256, 512), (50, 200))
+    return [(b, h, t) for b, h, t in points
+            if (not batches or b in batches) and (not hiddens or h in hiddens) and (not steps or t in steps)]
+
+
+def _ints(text: str):
+    return [int(v) for v in text.split(",")] if text else None
+
+
+def _key(row) -> tuple:
+    return tuple(row[k] for k in ("cell", "mode", "batch", "hidden", "steps"))
 
 
 def step_stream(hidden: int, steps: int, rounds: int) -> dict:
@@ -127,8 +158,14 @@ def step_stream(hidden: int, steps: int, rounds: int) -> dict:
     @torch.no_grad()
     def whole(model):
         return lambda: model(x)
+
+    def stream_steps():
+        stream = layer.stream(1)  # the streaming API: one C++ call per layer and step
+        for t in range(steps):
+            stream.step(x[t])
     runners = {"nn.LSTMCell loop": lstmcell, "rnnkit sequence (auto)": whole(layer), "rnnkit sequence (fused)": whole(fused),
-               "rnnkit streaming (auto)": streaming(layer), "rnnkit streaming (fused)": streaming(fused)}
+               "rnnkit layer call per step (auto)": streaming(layer), "rnnkit layer call per step (fused)": streaming(fused),
+               "rnnkit stream.step": stream_steps}
     return {k: v / steps for k, v in measure(runners, rounds, budget=60).items()}
 
 
@@ -143,7 +180,7 @@ def gflops(cell: str, batch: int, hidden: int, steps: int, rounds: int) -> dict:
     h = torch.randn(batch, hidden)
     wt = w.t()
     runners = {
-        "fused": (lambda: ext.lstm_forward(x, h0, h0, w, m, e, e, e, e, 1e-5)) if cell == "lstm"
+        "fused": (lambda: ext.lstm_forward(x, h0, h0, w, m, e)) if cell == "lstm"
         else (lambda: ext.gru_forward(x, h0, w, e, m, e)),
         "torch.mm": lambda: [torch.mm(h, wt) for _ in range(steps)],
     }
@@ -160,8 +197,16 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=40.0, help="seconds per point and mode before fewer rounds")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batches", default="", help="comma-separated subset of the grid's batch sizes")
+    parser.add_argument("--hiddens", default="", help="comma-separated subset of the grid's hidden sizes")
+    parser.add_argument("--steps", default="", help="comma-separated subset of the grid's sequence lengths")
+    parser.add_argument("--sections", default="points,stream,gflops", help="which parts to measure")
+    parser.add_argument("--merge", action="store_true", help="update the rows of the existing --out file, keep the rest")
+    parser.add_argument("--label", default=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                        help="name of this run, recorded with every row it measures")
     parser.add_argument("--out", default=str(Path(__file__).with_name("speed.json")))
     args = parser.parse_args(argv)
+    sections = args.sections.split(",")
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).parent))
     impls = args.impls.split(",")
@@ -177,7 +222,14 @@ def main(argv=None) -> int:
     result = {"threads": args.threads, "quick": args.quick, "versions": versions, "fused_available": load_extension() is not None,
               "points": [], "stream": {}, "gflops": []}
     out = Path(args.out)
-    for batch, hidden, steps in grid_points(args.quick):
+    if args.merge and out.exists():
+        result = json.loads(out.read_text())
+        result.setdefault("runs", {})
+    result.setdefault("runs", {})[args.label] = {"versions": versions, "argv": sys.argv[1:] if argv is None else argv,
+                                                 "warm_up_below_seconds": WARM_UP_BELOW}
+    index = {_key(row): i for i, row in enumerate(result["points"])}
+    grid = grid_points(args.quick, _ints(args.batches), _ints(args.hiddens), _ints(args.steps))
+    for batch, hidden, steps in (grid if "points" in sections else []):
         for cell in args.cells.split(","):
             for mode in ("train", "infer"):
                 runners = {}
@@ -190,17 +242,28 @@ def main(argv=None) -> int:
                     if run is not None:
                         runners[impl] = run
                 times = measure(runners, args.rounds, args.budget)
-                row = {"cell": cell, "mode": mode, "batch": batch, "hidden": hidden, "steps": steps, "seconds": times}
-                result["points"].append(row)
+                row = {"cell": cell, "mode": mode, "batch": batch, "hidden": hidden, "steps": steps, "seconds": times,
+                       "run": args.label}
+                if _key(row) in index:
+                    result["points"][index[_key(row)]] = row
+                else:
+                    index[_key(row)] = len(result["points"])
+                    result["points"].append(row)
                 print(json.dumps(row), flush=True)
                 out.write_text(json.dumps(result, indent=1))
-    for hidden in (64, 256, 512):
-        result["stream"][str(hidden)] = step_stream(hidden, 50, args.rounds + 2)
-        print("stream", hidden, result["stream"][str(hidden)], flush=True)
-    for cell in ("lstm", "gru"):
-        for batch, hidden in itertools.product((1, 16, 64), (64, 256, 512)):
-            row = {"cell": cell, "batch": batch, "hidden": hidden, **gflops(cell, batch, hidden, 50, args.rounds)}
-            result["gflops"].append(row)
+    if "stream" in sections:
+        result["stream"] = {}
+        for hidden in (64, 256, 512):
+            result["stream"][str(hidden)] = step_stream(hidden, 50, args.rounds + 2)
+            print("stream", hidden, result["stream"][str(hidden)], flush=True)
+        result["stream_run"] = args.label
+    if "gflops" in sections:
+        result["gflops"] = []
+        for cell in ("lstm", "gru"):
+            for batch, hidden in itertools.product((1, 16, 64), (64, 256, 512)):
+                row = {"cell": cell, "batch": batch, "hidden": hidden, **gflops(cell, batch, hidden, 50, args.rounds)}
+                result["gflops"].append(row)
+        result["gflops_run"] = args.label
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
     return 0

@@ -80,6 +80,16 @@ def test_auto_rule_prefers_fused_for_small_sizes_and_gru_training():
     assert backends(gru) == {"vendor"}
 
 
+@needs_fused
+def test_auto_rule_gives_wide_lstms_to_onednn_even_at_batch_one():
+    wide, narrow = rnnkit.LSTM(3, 256), rnnkit.LSTM(3, 128)
+    wide(torch.randn(10, 1, 3))
+    narrow(torch.randn(10, 1, 3))
+    assert backends(wide) == {"vendor"} and backends(narrow) == {"fused"}
+    wide(torch.randn(3, 1, 3))  # very short sequences: oneDNN's per-call set-up dominates
+    assert backends(wide) == {"fused"}
+
+
 def test_trace_runs_reference():
     lstm = rnnkit.LSTM(3, 5, backend="fused", strict=True)
     lstm.trace(torch.randn(4, 2, 3))

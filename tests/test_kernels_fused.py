@@ -13,6 +13,7 @@ from kernels_helpers import run
 import rnnkit
 from rnnkit.kernels import extension
 from rnnkit.kernels.fused import GRUFunction, GRUOriginalFunction, LSTMFunction, RNNFunction
+from rnnkit.kernels.fused_layer_norm import LayerNormLSTMFunction
 
 pytestmark = pytest.mark.skipif(extension.load_extension() is None,
                                 reason=f"fused extension unavailable: {extension.unavailable_reason()}")
@@ -104,17 +105,27 @@ def _inputs(steps, batch, hidden, gates, *, lengths, dropout, seed=0):
 
 @pytest.mark.parametrize("lengths", [False, True])
 @pytest.mark.parametrize("dropout", [False, True])
-@pytest.mark.parametrize("layer_norm", [False, True])
-def test_gradcheck_lstm(lengths, dropout, layer_norm):
+def test_gradcheck_lstm(lengths, dropout):
     x, h0, c0, w, _, mask, dmask = _inputs(4, 3, 3, 4, lengths=lengths, dropout=dropout)
-    norms = (None, None, None)
-    if layer_norm:
-        g = torch.Generator().manual_seed(2)
-        norms = tuple((torch.rand(n, generator=g, dtype=torch.float64) + 0.5).requires_grad_() for n in (12, 3, 3))
-    fn = lambda *a: LSTMFunction.apply(*a[:4], mask, dmask, *a[4:])  # noqa: E731
-    args = (x, h0, c0, w) + (norms if layer_norm else ())
-    if not layer_norm:
-        fn = lambda *a: LSTMFunction.apply(*a, mask, dmask, None, None, None)  # noqa: E731
+    assert torch.autograd.gradcheck(lambda *a: LSTMFunction.apply(*a, mask, dmask), (x, h0, c0, w))
+
+
+@pytest.mark.parametrize("lengths", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_gradcheck_layer_norm_lstm(lengths, dropout, bias):
+    """Every input of the all-in-C++ layer-normalized LSTM: W_ih x, states, W_hh, the input and
+    recurrent gains, both biases, the cell-state gain and shift."""
+    xw, h0, c0, w, b, mask, dmask = _inputs(4, 3, 3, 4, lengths=lengths, dropout=dropout)
+    g = torch.Generator().manual_seed(2)
+    gain = lambda n: (torch.rand(n, generator=g, dtype=torch.float64) + 0.5).requires_grad_()  # noqa: E731
+    ln_ih, ln_hh, lnc_g = gain(12), gain(12), gain(3)
+    lnc_b = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
+    b_hh = (b.detach() * 0.5).requires_grad_()
+    biases = (b, b_hh) if bias else (None, None)
+    fn = lambda xw, h0, c0, w, ln_ih, ln_hh, lnc_g, lnc_b, *bs: LayerNormLSTMFunction.apply(  # noqa: E731
+        xw, h0, c0, w, ln_ih, *(bs or (None, None)), ln_hh, lnc_g, lnc_b, mask, dmask)
+    args = (xw, h0, c0, w, ln_ih, ln_hh, lnc_g, lnc_b) + (biases if bias else ())
     assert torch.autograd.gradcheck(fn, args)
 
 
@@ -145,3 +156,21 @@ def test_outputs_zero_and_state_carried_past_lengths():
     short, (h2, c2) = lstm(x[:2, 1:])
     torch.testing.assert_close(h[0, 1], h2[0, 0])
     torch.testing.assert_close(c[0, 1], c2[0, 0])
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_no_grad_forward_alone_equals_reference(family):
+    """Under no_grad the fused Functions run their forward without autograd (kernels/apply.py)."""
+    cls, kwargs = FAMILIES[family]
+    torch.manual_seed(5)
+    ref = cls(4, 6, num_layers=2, backend="reference", **kwargs).eval()
+    fused = cls(4, 6, num_layers=2, backend="fused", **kwargs).eval()
+    fused.load_state_dict(ref.state_dict())
+    x, lengths = torch.randn(7, 3, 4), torch.tensor([7, 2, 5])
+    with torch.no_grad():
+        (out_r, final_r), (out_f, final_f) = ref(x, lengths=lengths), fused(x, lengths=lengths)
+    assert {ch.backend for row in fused.last_backend for ch in row} == {"fused"}
+    assert out_f.grad_fn is None
+    torch.testing.assert_close(out_f, out_r, atol=1e-5, rtol=1e-5)
+    for a, b in zip(final_r if isinstance(final_r, tuple) else (final_r,), final_f if isinstance(final_f, tuple) else (final_f,)):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)

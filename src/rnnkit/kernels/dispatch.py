@@ -72,7 +72,8 @@ def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) 
 
 
 def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = False, strict: bool = False) -> Choice:
-    """Which backend runs ``cell`` over ``x_proj``, and why."""
+    """Which backend runs ``cell`` over ``x_proj`` (its raw or projected inputs: only their
+    device and dtype matter), and why."""
     if record:
         return Choice("reference", "trace() records gates, which only the reference backend exposes")
     if backend == "reference":
@@ -95,21 +96,26 @@ def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = 
     return Choice("fused", auto_fused_reason(cell))
 
 
-def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
+def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *, backend: str = "auto",
              record: Optional[dict] = None, training: bool = False, strict: bool = False):
-    """Run one cell over (T, B, G*H) projected inputs. Returns (outputs, final_state, Choice).
+    """Run one cell over raw time-major inputs (T, B, I). Returns (outputs, final_state, Choice).
 
-    A cell with ``recurrent_dropout = p > 0`` gets one dropout mask per sequence in training mode.
+    The input projection of all steps is one GEMM, done by the chosen backend: the CPU fused
+    kernel of the layer-normalized LSTM normalizes it in C++, every other path gets
+    ``cell.project_input(inputs)``. A cell with ``recurrent_dropout = p > 0`` gets one dropout
+    mask per sequence in training mode.
     """
-    choice = choose(cell, x_proj, backend=backend, record=record is not None, strict=strict)
+    choice = choose(cell, inputs, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
-    dropout_mask = draw_mask(p, x_proj.shape[1], cell.output_size, like=x_proj) if (p > 0 and training) else None
-    if choice.backend == "fused" and x_proj.is_cuda:
+    dropout_mask = draw_mask(p, inputs.shape[1], cell.output_size, like=inputs) if (p > 0 and training) else None
+    if choice.backend == "fused" and not inputs.is_cuda:
+        out, final = scan_fused(cell, inputs, state, mask, dropout_mask)
+        return out, final, choice
+    x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
+    if choice.backend == "fused":
         from rnnkit.kernels.gpu import scan_fused_gpu  # noqa: PLC0415
 
         out, final = scan_fused_gpu(cell, x_proj, state, mask, dropout_mask)
-    elif choice.backend == "fused":
-        out, final = scan_fused(cell, x_proj, state, mask, dropout_mask)
     else:
         out, final = scan_reference(cell, x_proj, state, mask, record, dropout_mask)
     return out, final, choice
@@ -117,6 +123,7 @@ def run_cell(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], *,
 
 # ---- whole layers: the vendor kernel --------------------------------------------------------
 SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
+LSTM_VENDOR_MIN_HIDDEN = 256  # from here up, oneDNN's LSTM is level or faster even at batch 1
 
 
 def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
@@ -127,7 +134,10 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
       (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
     - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
       while below that (and for very short sequences, where oneDNN's per-call setup dominates)
-      the fused kernel's lower per-step overhead wins.
+      the fused kernel's lower per-step overhead wins;
+    - except for an LSTM of hidden size >= 256: at batch 1 its per-step product is a matrix-vector
+      one, which oneDNN runs faster than MKL's GEMM (B1 H256: fused / nn 1.35-1.44 training,
+      1.20-1.64 inference; B1 H512 1.01-1.12 in speed.md runs A and C), so oneDNN serves it.
     Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
     GRU, other activations) always run on ``fused``.
     """
@@ -138,6 +148,8 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     if needs_grad and family in ("gru", "rnn"):
         return False
     small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
+    if family == "lstm" and layer.hidden_size >= LSTM_VENDOR_MIN_HIDDEN:
+        small = x.shape[0] <= 4
     return not small
 
 

@@ -1,7 +1,7 @@
 """The ``fused`` backend: our own forward and hand-derived backward through time.
 
-Each family is a ``torch.autograd.Function`` over the C++ loops in ``csrc/fused.cpp``: the
-runner has already done the one input-projection GEMM for all steps, the kernel does one GEMM
+Each family is a ``torch.autograd.Function`` over the C++ loops in ``csrc/fused.cpp``:
+``scan_fused`` does the one input-projection GEMM for all steps, the kernel does one GEMM
 per step for the recurrence (two for the original-form GRU) with the gate math fused into one
 pass, and saves every state and gate activation, so the backward pass recomputes nothing but
 ``tanh(c_t)``. After the backward loop the weight gradient is one GEMM over all steps:
@@ -15,7 +15,8 @@ Backward equations (LSTM, pre-activations a, dc/dh carried from step t+1, masks 
     dc_{t-1} = dc_t * f                  dh_{t-1} = da_t W_hh   (times the dropout mask)
 
 At a padded step the kernel writes da = 0 and carries dh, dc unchanged, the exact adjoint of
-"state carried, output zero". The GRU and RNN backward passes are written out in the C++ file.
+"state carried, output zero". The GRU and RNN backward passes are written out in the C++ file;
+the layer-normalized LSTM has its own Function in ``kernels/fused_layer_norm.py``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
+from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
-
-LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
-
+from rnnkit.kernels.fused_layer_norm import scan_layer_norm_lstm
 
 def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     """An absent optional argument as the empty tensor the C++ side checks for."""
@@ -40,40 +40,26 @@ def _zero_if_none(grad, like):
 
 
 class LSTMFunction(torch.autograd.Function):
-    """x (T,B,4H) with both biases, h0, c0 (B,H), w_hh (4H,H) -> out (T,B,H), h_T, c_T."""
+    """x (T,B,4H) with both biases, h0, c0 (B,H), w_hh (4H,H) -> out (T,B,H), h_T, c_T.
+
+    The layer-normalized LSTM has its own Function (``kernels/fused_layer_norm.py``)."""
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_hh, mask, dmask, ln_g, lnc_g, lnc_b):
-        ext = load_extension()
-        saved = ext.lstm_forward(x.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(),
-                                 _mask(mask, x),
-                                 _opt(dmask, x), _opt(ln_g, x), _opt(lnc_g, x), _opt(lnc_b, x), LN_EPS)
-        out, hs, cs = saved[0], saved[1], saved[2]
-        ctx.layer_norm = ln_g is not None
-        ctx.save_for_backward(*saved[1:], w_hh, mask, dmask, ln_g, lnc_g, lnc_b)
+    def forward(ctx, x, h0, c0, w_hh, mask, dmask):
+        saved = load_extension().lstm_forward(x.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(),
+                                              _mask(mask, x), _opt(dmask, x))
+        out, hs, cs, gates = saved
+        ctx.save_for_backward(hs, cs, gates, w_hh, mask, dmask)
         return out, hs[-1].clone(), cs[-1].clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, grad_h, grad_c):
-        ext = load_extension()
-        tensors = ctx.saved_tensors
-        if ctx.layer_norm:
-            hs, cs, gates, rhat, rstd, chat, cstd, w_hh, mask, dmask, ln_g, lnc_g, lnc_b = tensors
-        else:
-            hs, cs, gates, w_hh, mask, dmask, ln_g, lnc_g, lnc_b = tensors
-            rhat = rstd = chat = cstd = None
-        like = gates
-        res = ext.lstm_backward(
+        hs, cs, gates, w_hh, mask, dmask = ctx.saved_tensors
+        dx, dh0, dc0, dw = load_extension().lstm_backward(
             _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), _zero_if_none(grad_c, cs[0]),
-            hs, cs, gates, w_hh.contiguous(),
-            _mask(mask, like), _opt(dmask, like),
-            _opt(ln_g, like), _opt(lnc_g, like), _opt(lnc_b, like),
-            _opt(rhat, like), _opt(rstd, like), _opt(chat, like), _opt(cstd, like),
-        )
-        dx, dh0, dc0, dw = res[:4]
-        ln_grads = tuple(res[4:7]) if ctx.layer_norm else (None, None, None)
-        return (dx, dh0, dc0, dw, None, None) + ln_grads
+            hs, cs, gates, w_hh.contiguous(), _mask(mask, gates), _opt(dmask, gates))
+        return dx, dh0, dc0, dw, None, None
 
 
 class GRUFunction(torch.autograd.Function):
@@ -145,7 +131,8 @@ def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
 
 # ---- what the fused kernels serve ----------------------------------------------------------
 def unsupported_reason(cell, x_proj: torch.Tensor) -> Optional[str]:
-    """Why the fused kernel cannot run ``cell`` on ``x_proj``, or None when it can.
+    """Why the fused kernel cannot run ``cell`` on ``x_proj`` (its inputs, raw or projected: only
+    the device and dtype are read), or None when it can.
 
     Checks the configuration only; whether the extension is built is asked separately.
     """
@@ -166,25 +153,30 @@ def unsupported_reason(cell, x_proj: torch.Tensor) -> Optional[str]:
     return None
 
 
-def scan_fused(cell, x_proj: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
-    """Run ``cell`` over (T, B, G*H) projected inputs on the fused kernel.
+def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
+    """Run ``cell`` over raw time-major inputs (T, B, I) on the fused kernel.
 
+    The input projection of all steps is one GEMM here (``cell.project_input``; for the
+    layer-normalized LSTM only ``W_ih x``, whose normalization runs in C++).
     mask: (T, B, 1) bool or None; dmask: (B, H) recurrent-dropout mask or None.
     Returns (outputs (T, B, H), final state) like ``scan_reference``.
     """
-    w = cell.weights()
     step_mask = None if mask is None else mask.squeeze(-1).contiguous()  # (T, B)
     family = cell.family
+    if family == "lstm" and getattr(cell, "layer_norm", False):
+        out, (h, c) = scan_layer_norm_lstm(cell, inputs, state, step_mask, dmask)
+        return out, cell.state_type(h, c)
+    w = cell.weights()
+    x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     if family == "gru" and cell.reset_after:
-        out, h = GRUFunction.apply(x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
+        out, h = apply_function(GRUFunction, x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
         return out, cell.state_type(h)
     x = x_proj if w.bias_hh is None else x_proj + w.bias_hh  # (T, B, G*H): fold the recurrent bias in
     if family == "lstm":
-        norms = cell.layer_norm_weights() if getattr(cell, "layer_norm", False) else (None, None, None)
-        out, h, c = LSTMFunction.apply(x, state.h, state.c, w.weight_hh, step_mask, dmask, *norms)
+        out, h, c = apply_function(LSTMFunction, x, state.h, state.c, w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "gru":
-        out, h = GRUOriginalFunction.apply(x, state.h, w.weight_hh, step_mask, dmask)
+        out, h = apply_function(GRUOriginalFunction, x, state.h, w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h)
-    out, h = RNNFunction.apply(x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
+    out, h = apply_function(RNNFunction, x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
     return out, cell.state_type(h)

@@ -55,10 +55,9 @@ def scan(cell, inputs: torch.Tensor, state=None, *, lengths: Optional[torch.Tens
         state = cell.init_state(batch, device=inputs.device, dtype=inputs.dtype)
     if reverse:
         inputs = reverse_sequences(inputs, lengths)
-    x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     mask = valid_mask(lengths, steps)
     raw = {} if record is not None else None
-    outputs, final, choice = run_cell(cell, x_proj, state, mask, backend=backend, record=raw,
+    outputs, final, choice = run_cell(cell, inputs, state, mask, backend=backend, record=raw,
                                       training=training, strict=strict)
     if reverse:
         outputs = reverse_sequences(outputs, lengths)

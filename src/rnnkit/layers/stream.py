@@ -14,7 +14,9 @@ whole-sequence call does at step t, and carries the state to the next call::
 
 A stream is inference: no dropout between layers (the layer's eval-mode behaviour) and, by
 default, no autograd graph (``grad=False``), so memory per step is constant however long the
-stream runs. Only unidirectional models stream: a backward direction needs the future.
+stream runs. Only unidirectional models stream: a backward direction needs the future. With
+``grad=False`` an LSTM layer on CPU steps through one C++ call (``rnnkit.kernels.fused_step``);
+other cells through their own ``step_projected``.
 
 The protocol, for architectures and Keras ``stateful=True`` layers
 --------------------------------------------------------------------
@@ -40,6 +42,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import torch
 
 from rnnkit.errors import check_positive_int, describe
+from rnnkit.kernels.fused_step import step_function
 from rnnkit.layers.checks import check_state
 
 
@@ -80,6 +83,8 @@ class Stream:
         self.device, self.dtype = first.device, first.dtype  # the stream follows the weights
         self.grad = bool(grad)
         self.input_size = cells[0].input_size
+        # One C++ call per layer and step where the cell has one (inference only); else the cell's step.
+        self._fast = [None if self.grad else step_function(c, self.device, self.dtype) for c in cells]
         self.steps = 0
         self.reset()
 
@@ -155,8 +160,11 @@ class Stream:
         with (nullcontext() if self.grad else torch.no_grad()):
             h = x_t
             new_states = []
-            for cell, state in zip(self.cells, self._state):
-                h, new = cell.step_projected(cell.project_input(h), state)  # (B, H_l)
+            for cell, state, fast in zip(self.cells, self._state, self._fast):
+                if fast is not None:
+                    h, new = fast(h, state)  # (B, H_l)
+                else:
+                    h, new = cell.step_projected(cell.project_input(h), state)  # (B, H_l)
                 if mask is not None:
                     new = type(state)(*(torch.where(mask, n, o) for n, o in zip(new, state)))
                     h = h * mask

@@ -1,7 +1,8 @@
 // rnnkit fused recurrent kernels: forward and hand-derived backward through time.
 //
 // Every function takes time-major input projections x (T, B, G*H) that already hold
-// W_ih x_t + b_ih (+ b_hh where the bias can be folded), runs the per-step loop in C++ with
+// W_ih x_t + b_ih (+ b_hh where the bias can be folded) (the layer-normalized LSTM takes W_ih x_t
+// alone and does its normalization and biases itself), runs the per-step loop in C++ with
 // one matrix multiply per step (two for the original-form GRU) and the gate math fused into
 // one pass over each row, and saves the states and gate activations the backward needs.
 //
@@ -10,7 +11,7 @@
 // when off: it multiplies h_{t-1} where h_{t-1} enters a recurrent matrix multiply.
 //
 // The backward of every function returns dx (T, B, G*H): the gradient of the pre-activations,
-// which is also the gradient of every bias folded into x.
+// which is also the gradient of every bias folded into x. lstm_step is one step for streams.
 //
 // Speed: the per-step matrix multiplies call BLAS directly (the sgemm_/dgemm_ that torch's CPU
 // build exports; through ATen when they are absent), so a step pays no dispatcher or tensor
@@ -97,11 +98,12 @@ template <typename S> struct RightOperand {
   enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162 };
   const S* w; int64_t ld; bool trans; int64_t M, N, K;
   Tensor packed;
-  RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_)
+  // uses: how many products will be made (the steps); packing pays only when there are several.
+  RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_, int64_t uses)
       : w(w_), ld(ld_), trans(trans_), M(M_), N(N_), K(K_) {
     if constexpr (std::is_same_v<S, float>) {
       static const bool enabled = std::getenv("RNNKIT_NO_PACKED_GEMM") == nullptr;
-      if (enabled && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
+      if (enabled && uses > 1 && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
         const size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, int(M), int(N), int(K));
         packed = at::empty({int64_t(bytes / sizeof(float)) + 16}, at::kFloat);
         cblas_sgemm_pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, int(M), int(N), int(K), 1.0f, w, int(ld),
@@ -138,22 +140,46 @@ inline Tensor recurrent_inputs(const Tensor& hs, const Tensor& dmask, int64_t T)
   return (present(dmask) ? h * dmask : h).reshape({-1, hs.size(2)});
 }
 
-// Layer normalization statistics over n values: (mean, 1/sqrt(var + eps)).
-template <typename S> inline void moments(const S* v, int64_t n, double eps, S& mean, S& rstd) {
-  double s = 0, ss = 0;
-  for (int64_t j = 0; j < n; ++j) s += v[j];
-  const double mu = s / n;
-  for (int64_t j = 0; j < n; ++j) { const double d = v[j] - mu; ss += d * d; }
-  mean = S(mu);
-  rstd = S(1.0 / std::sqrt(ss / n + eps));
+// Sum of f(0) + ... + f(n-1) in 16 independent lanes: the compiler vectorizes this reduction
+// (a plain loop is not vectorized without -ffast-math, which would reorder every other sum too).
+template <typename S, typename F> inline S lane_sum(int64_t n, F&& f) {
+  constexpr int L = 16;
+  S acc[L] = {};
+  int64_t j = 0;
+  for (; j + L <= n; j += L)
+    for (int k = 0; k < L; ++k) acc[k] += f(j + k);
+  S s = 0;
+  for (int k = 0; k < L; ++k) s += acc[k];
+  for (; j < n; ++j) s += f(j);
+  return s;
+}
+
+// Layer normalization statistics over n values (two passes): (mean, 1/sqrt(var + eps)).
+template <typename S> inline void moments(const S* __restrict v, int64_t n, double eps, S& mean, S& rstd) {
+  const S mu = lane_sum<S>(n, [&](int64_t j) { return v[j]; }) / S(n);
+  const S var = lane_sum<S>(n, [&](int64_t j) { const S d = v[j] - mu; return d * d; }) / S(n);
+  mean = mu;
+  rstd = S(1) / std::sqrt(var + S(eps));
 }
 
 // Backward of yhat = (v - mean) * rstd: dv = rstd (dy - mean(dy) - yhat mean(dy yhat)).
-template <typename S> inline void layer_norm_back(const S* dy, const S* yhat, S rstd, int64_t n, S* dv) {
-  double a = 0, b = 0;
-  for (int64_t j = 0; j < n; ++j) { a += dy[j]; b += dy[j] * yhat[j]; }
-  const S ma = S(a / n), mb = S(b / n);
+template <typename S>
+inline void layer_norm_back(const S* __restrict dy, const S* __restrict yhat, S rstd, int64_t n, S* __restrict dv) {
+  const S ma = lane_sum<S>(n, [&](int64_t j) { return dy[j]; }) / S(n);
+  const S mb = lane_sum<S>(n, [&](int64_t j) { return dy[j] * yhat[j]; }) / S(n);
   for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (dy[j] - ma - yhat[j] * mb);
+}
+
+// acc[j] += a[j] * b[j] (b null: acc[j] += a[j]), accumulated in double over all rows.
+template <typename S> inline void accumulate(double* __restrict acc, const S* __restrict a, const S* __restrict b,
+                                             int64_t n) {
+  if (b) { for (int64_t j = 0; j < n; ++j) acc[j] += double(a[j]) * double(b[j]); }
+  else { for (int64_t j = 0; j < n; ++j) acc[j] += double(a[j]); }
+}
+
+inline Tensor from_double(const std::vector<double>& v, const at::TensorOptions& opts) {
+  // copy=true: for float64 a plain .to() would alias v, which is freed when the caller returns
+  return at::from_blob(const_cast<double*>(v.data()), {int64_t(v.size())}, at::kDouble).to(opts, false, true);
 }
 
 // ---- LSTM row kernels ----------------------------------------------------------------------
@@ -170,27 +196,88 @@ inline void lstm_row(const S* __restrict a, const S* __restrict c_prev, S* __res
   }
 }
 
+// After a row's step: its output is h_t at a valid step; at a padded step the output is zero and
+// the state (h, and c when given) is carried from the previous step.
+template <typename S>
+inline void carry_if_padded(bool valid, S* out_row, S* h_new, const S* h_prev, S* c_new, const S* c_prev, int64_t H) {
+  if (valid) { std::memcpy(out_row, h_new, sizeof(S) * H); return; }
+  std::memset(out_row, 0, sizeof(S) * H);
+  std::memcpy(h_new, h_prev, sizeof(S) * H);
+  if (c_new) std::memcpy(c_new, c_prev, sizeof(S) * H);
+}
+
+// dh_{t-1} += dA_t W_hh for one step's rows dA (B x ld), times the dropout mask D where given.
+template <typename S>
+inline void recurrent_backward(const RightOperand<S>& Wb, const S* dA, int64_t ld, const S* D, S* DHIN, S* DH, int64_t B,
+                               int64_t H) {
+  if (D) {
+    Wb.mm(dA, ld, S(0), DHIN, H);
+    for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
+  } else {
+    Wb.mm(dA, ld, S(1), DH, H);
+  }
+}
+
+// The parameters of the layer-normalized LSTM (see lstm_ln_forward), as raw pointers.
+template <typename S> struct LayerNormParams {
+  const S *ih, *bias, *hh, *c_gain, *c_shift;  // gamma_ih (4H), b_ih + b_hh (4H), gamma_hh (4H), gamma_c, beta_c (H)
+  double eps;
+};
+
+// What one row of the layer-normalized LSTM keeps for the backward pass.
+template <typename S> struct LayerNormSaved {
+  S *xstat, *rhat, *rstd, *chat, *cstd;  // (mean, rstd) of W_ih x (2), LN(W_hh h) (4H), its rstd, LN(c) (H), its rstd
+};
+
+// One row: xw = W_ih x_t (4H), r = W_hh h_in (4H, overwritten with the pre-activations a).
+template <typename S>
+inline void lstm_ln_row(const S* __restrict xw, S* __restrict r, const S* __restrict c_prev, const LayerNormParams<S>& p,
+                        int64_t H, S* __restrict gr, S* __restrict c_new, S* __restrict h_new, const LayerNormSaved<S>& s) {
+  const int64_t G = 4 * H;
+  S mx, rx, mr, rr, mc, rc;
+  moments(xw, G, p.eps, mx, rx);
+  moments(r, G, p.eps, mr, rr);
+  s.xstat[0] = mx; s.xstat[1] = rx; *s.rstd = rr;
+  for (int64_t j = 0; j < G; ++j) {
+    const S rh = (r[j] - mr) * rr;
+    s.rhat[j] = rh;
+    r[j] = p.ih[j] * ((xw[j] - mx) * rx) + p.bias[j] + p.hh[j] * rh;
+  }
+  for (int64_t j = 0; j < H; ++j) {
+    const S i = Math<S>::sigmoid(r[j]), f = Math<S>::sigmoid(r[H + j]);
+    const S g = Math<S>::tanh(r[2 * H + j]), o = Math<S>::sigmoid(r[3 * H + j]);
+    gr[j] = i; gr[H + j] = f; gr[2 * H + j] = g; gr[3 * H + j] = o;
+    c_new[j] = f * c_prev[j] + i * g;
+  }
+  moments(c_new, H, p.eps, mc, rc);
+  *s.cstd = rc;
+  for (int64_t j = 0; j < H; ++j) {
+    const S ch = (c_new[j] - mc) * rc;
+    s.chat[j] = ch;
+    h_new[j] = gr[3 * H + j] * Math<S>::tanh(p.c_gain[j] * ch + p.c_shift[j]);
+  }
+}
+
+// b_ih + b_hh (either may be absent) as a (4H) vector of zeros where both are.
+template <typename S> std::vector<S> summed_bias(const Tensor& b_ih, const Tensor& b_hh, int64_t G) {
+  std::vector<S> b(G, S(0));
+  for (const Tensor* t : {&b_ih, &b_hh})
+    if (present(*t)) { const S* v = t->data_ptr<S>(); for (int64_t j = 0; j < G; ++j) b[j] += v[j]; }
+  return b;
+}
+
 }  // namespace
 
 // ============================================================================ LSTM
-// Gates i, f, g, o. Without layer norm: a_t = x_t + W_hh h_{t-1}. With layer norm (ln_g given):
-// a_t = x_t + ln_g * LN(W_hh h_{t-1}), h_t = o * tanh(lnc_g * LN(c_t) + lnc_b).
-// Returns out (T,B,H), hs (T+1,B,H), cs (T+1,B,H), gates (T,B,4H) and, with layer norm,
-// rhat (T,B,4H), rstd (T,B), chat (T,B,H), cstd (T,B).
+// Gates i, f, g, o: a_t = x_t + W_hh h_{t-1}, c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
+// Returns out (T,B,H), hs (T+1,B,H), cs (T+1,B,H), gates (T,B,4H).
 std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w,
-                                 const Tensor& mask, const Tensor& dmask, const Tensor& ln_g,
-                                 const Tensor& lnc_g, const Tensor& lnc_b, double eps) {
+                                 const Tensor& mask, const Tensor& dmask) {
   const int64_t T = x.size(0), B = x.size(1), H = h0.size(1), G = 4 * H;
-  const bool ln = present(ln_g);
   auto opts = x.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), cs = at::empty({T + 1, B, H}, opts);
   Tensor gates = at::empty({T, B, G}, opts), out = at::empty({T, B, H}, opts);
   Tensor pre = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
-  Tensor rhat, rstd, chat, cstd;
-  if (ln) {
-    rhat = at::empty({T, B, G}, opts); rstd = at::empty({T, B}, opts);
-    chat = at::empty({T, B, H}, opts); cstd = at::empty({T, B}, opts);
-  }
   hs[0].copy_(h0);
   cs[0].copy_(c0);
   const bool* mp = mask_ptr(mask);
@@ -199,147 +286,220 @@ std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *HS = hs.data_ptr<S>(), *CS = cs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>();
     S *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
-    const S *LG = ptr<S>(ln_g), *CG = ptr<S>(lnc_g), *CB = ptr<S>(lnc_b);
-    S *RH = ln ? rhat.data_ptr<S>() : nullptr, *RS = ln ? rstd.data_ptr<S>() : nullptr;
-    S *CH = ln ? chat.data_ptr<S>() : nullptr, *CSD = ln ? cstd.data_ptr<S>() : nullptr;
-    const RightOperand<S> Wt(W, H, true, B, G, H);
+    const RightOperand<S> Wt(W, H, true, B, G, H, T);
     for (int64_t t = 0; t < T; ++t) {
-      const S* xt = X + t * B * G;
       const S* hp = HS + t * B * H; const S* cp = CS + t * B * H;
       S* hn = HS + (t + 1) * B * H; S* cn = CS + (t + 1) * B * H;
-      if (!ln) std::memcpy(P, xt, sizeof(S) * B * G);
-      Wt.mm(recurrent_input(hp, D, HB, B * H), H, ln ? S(0) : S(1), P, G);
+      std::memcpy(P, X + t * B * G, sizeof(S) * B * G);
+      Wt.mm(recurrent_input(hp, D, HB, B * H), H, S(1), P, G);
       for (int64_t b = 0; b < B; ++b) {
-        const bool m = mp ? mp[t * B + b] : true;
-        S* a = P + b * G; S* gr = GT + (t * B + b) * G; S* o_row = O + (t * B + b) * H;
-        const S* c_prev = cp + b * H; S* c_new = cn + b * H; S* h_new = hn + b * H;
-        if (!ln) {
-          lstm_row<S>(a, c_prev, gr, c_new, h_new, H);
-        } else {
-          S mu, rs;
-          moments(a, G, eps, mu, rs);
-          RS[t * B + b] = rs;
-          S* rh = RH + (t * B + b) * G; const S* xr = xt + b * G;
-          for (int64_t j = 0; j < G; ++j) { rh[j] = (a[j] - mu) * rs; a[j] = xr[j] + LG[j] * rh[j]; }
-          S* ch = CH + (t * B + b) * H;
-          for (int64_t j = 0; j < H; ++j) {
-            const S i = Math<S>::sigmoid(a[j]), f = Math<S>::sigmoid(a[H + j]);
-            const S g = Math<S>::tanh(a[2 * H + j]), o = Math<S>::sigmoid(a[3 * H + j]);
-            gr[j] = i; gr[H + j] = f; gr[2 * H + j] = g; gr[3 * H + j] = o;
-            c_new[j] = f * c_prev[j] + i * g;
-          }
-          moments(c_new, H, eps, mu, rs);
-          CSD[t * B + b] = rs;
-          for (int64_t j = 0; j < H; ++j) {
-            ch[j] = (c_new[j] - mu) * rs;
-            h_new[j] = gr[3 * H + j] * Math<S>::tanh(CG[j] * ch[j] + CB[j]);
-          }
-        }
-        if (m) {
-          std::memcpy(o_row, h_new, sizeof(S) * H);
-        } else {
-          std::memset(o_row, 0, sizeof(S) * H);
-          std::memcpy(h_new, hp + b * H, sizeof(S) * H);
-          std::memcpy(c_new, c_prev, sizeof(S) * H);
-        }
+        S* h_new = hn + b * H; S* c_new = cn + b * H; S* o_row = O + (t * B + b) * H;
+        lstm_row<S>(P + b * G, cp + b * H, GT + (t * B + b) * G, c_new, h_new, H);
+        carry_if_padded(mp ? mp[t * B + b] : true, o_row, h_new, hp + b * H, c_new, cp + b * H, H);
       }
     }
   });
-  if (ln) return {out, hs, cs, gates, rhat, rstd, chat, cstd};
   return {out, hs, cs, gates};
 }
 
-// Returns dx (T,B,4H), dh0, dc0, dW_hh and, with layer norm, d ln_g, d lnc_g, d lnc_b.
+// Returns dx (T,B,4H), dh0, dc0, dW_hh.
 std::vector<Tensor> lstm_backward(const Tensor& grad_out, const Tensor& grad_h, const Tensor& grad_c,
                                   const Tensor& hs, const Tensor& cs, const Tensor& gates, const Tensor& w,
-                                  const Tensor& mask, const Tensor& dmask, const Tensor& ln_g,
-                                  const Tensor& lnc_g, const Tensor& lnc_b, const Tensor& rhat,
-                                  const Tensor& rstd, const Tensor& chat, const Tensor& cstd) {
+                                  const Tensor& mask, const Tensor& dmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4 * H;
-  const bool ln = present(ln_g);
   auto opts = gates.options();
   Tensor dh = grad_h.clone(), dc = grad_c.clone();
-  Tensor dx = at::empty({T, B, G}, opts);
-  Tensor dr = ln ? at::empty({T, B, G}, opts) : dx;  // gradient of the recurrent product W_hh h
-  Tensor dyc = ln ? at::zeros({T, B, H}, opts) : Tensor();  // gradient of lnc_g * chat + lnc_b
-  Tensor dhin = at::empty({B, H}, opts);
+  Tensor dx = at::empty({T, B, G}, opts), dhin = at::empty({B, H}, opts);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_backward", [&] {
     using S = scalar_t;
     const S *GO = grad_out.data_ptr<S>(), *GT = gates.data_ptr<S>(), *CS = cs.data_ptr<S>(), *W = w.data_ptr<S>();
-    const S *D = ptr<S>(dmask), *LG = ptr<S>(ln_g), *CG = ptr<S>(lnc_g), *CB = ptr<S>(lnc_b);
-    const S *RH = ptr<S>(rhat), *RS = ptr<S>(rstd), *CH = ptr<S>(chat), *CSD = ptr<S>(cstd);
-    S *DX = dx.data_ptr<S>(), *DR = dr.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DC = dc.data_ptr<S>();
-    S *DY = ln ? dyc.data_ptr<S>() : nullptr, *DHIN = dhin.data_ptr<S>();
-    std::vector<S> dcn_ln(ln ? H : 0), scratch(ln ? G : 0);
-    const RightOperand<S> Wb(W, H, false, B, H, G);
+    const S* D = ptr<S>(dmask);
+    S *DX = dx.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DC = dc.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
+    const RightOperand<S> Wb(W, H, false, B, H, G, T);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
-        const bool m = mp ? mp[t * B + b] : true;
         const int64_t row = t * B + b;
-        S* da = DX + row * G;
-        if (!m) {  // dh and dc are carried to the previous step unchanged
-          std::memset(da, 0, sizeof(S) * G);
-          if (ln) std::memset(DR + row * G, 0, sizeof(S) * G);
-          continue;
+        S* __restrict da = DX + row * G;
+        if (mp && !mp[row]) { std::memset(da, 0, sizeof(S) * G); continue; }  // dh, dc carried unchanged
+        const S* __restrict g4 = GT + row * G; const S* __restrict gor = GO + row * H;
+        const S* __restrict cn = CS + (row + B) * H; const S* __restrict cp = CS + row * H;
+        S* __restrict dhr = DH + b * H; S* __restrict dcr = DC + b * H;
+        for (int64_t j = 0; j < H; ++j) {
+          const S i = g4[j], f = g4[H + j], g = g4[2 * H + j], o = g4[3 * H + j];
+          const S dhn = dhr[j] + gor[j];
+          const S tc = Math<S>::tanh(cn[j]);
+          da[3 * H + j] = dhn * tc * o * (1 - o);
+          const S dcn = dcr[j] + dhn * o * (1 - tc * tc);
+          da[j] = dcn * g * i * (1 - i);
+          da[H + j] = dcn * cp[j] * f * (1 - f);
+          da[2 * H + j] = dcn * i * (1 - g * g);
+          dcr[j] = dcn * f;
+          dhr[j] = 0;
         }
-        const S* g4 = GT + row * G; const S* gor = GO + row * H;
-        const S* cn = CS + (row + B) * H; const S* cp = CS + row * H;
-        S* dhr = DH + b * H; S* dcr = DC + b * H;
-        if (ln) {  // through h = o * tanh(y), y = lnc_g * chat + lnc_b, chat = LN(c)
-          const S* ch = CH + row * H; S* dy = DY + row * H;
-          for (int64_t j = 0; j < H; ++j) {
-            const S dhn = dhr[j] + gor[j];
-            const S ty = Math<S>::tanh(CG[j] * ch[j] + CB[j]);
-            const S o = g4[3 * H + j];
-            da[3 * H + j] = dhn * ty * o * (1 - o);
-            dy[j] = dhn * o * (1 - ty * ty);
-            scratch[j] = dy[j] * CG[j];
-          }
-          layer_norm_back(scratch.data(), ch, CSD[row], H, dcn_ln.data());
-          for (int64_t j = 0; j < H; ++j) {
-            const S i = g4[j], f = g4[H + j], g = g4[2 * H + j];
-            const S dcn = dcr[j] + dcn_ln[j];
-            da[j] = dcn * g * i * (1 - i);
-            da[H + j] = dcn * cp[j] * f * (1 - f);
-            da[2 * H + j] = dcn * i * (1 - g * g);
-            dcr[j] = dcn * f;
-          }
-          const S* rh = RH + row * G;
-          for (int64_t j = 0; j < G; ++j) scratch[j] = da[j] * LG[j];
-          layer_norm_back(scratch.data(), rh, RS[row], G, DR + row * G);
-        } else {
-          for (int64_t j = 0; j < H; ++j) {
-            const S i = g4[j], f = g4[H + j], g = g4[2 * H + j], o = g4[3 * H + j];
-            const S dhn = dhr[j] + gor[j];
-            const S tc = Math<S>::tanh(cn[j]);
-            da[3 * H + j] = dhn * tc * o * (1 - o);
-            const S dcn = dcr[j] + dhn * o * (1 - tc * tc);
-            da[j] = dcn * g * i * (1 - i);
-            da[H + j] = dcn * cp[j] * f * (1 - f);
-            da[2 * H + j] = dcn * i * (1 - g * g);
-            dcr[j] = dcn * f;
-          }
-        }
-        std::memset(dhr, 0, sizeof(S) * H);
       }
-      const S* drt = DR + t * B * G;
-      if (D) {
-        Wb.mm(drt, G, S(0), DHIN, H);
-        for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
-      } else {
-        Wb.mm(drt, G, S(1), DH, H);
+      recurrent_backward(Wb, DX + t * B * G, G, D, DHIN, DH, B, H);
+    }
+  });
+  Tensor dw = at::mm(dx.reshape({T * B, G}).t(), recurrent_inputs(hs, dmask, T));
+  return {dx, dh, dc, dw};
+}
+
+// ============================================================================ LSTM, layer norm
+// Ba, Kiros and Hinton 2016, eq. (20)-(22), all of it in this one call per layer-direction:
+//   a_t = gamma_ih * LN(W_ih x_t) + b_ih + b_hh + gamma_hh * LN(W_hh h_{t-1})
+//   c_t = f c_{t-1} + i g,   h_t = o * tanh(gamma_c * LN(c_t) + beta_c)
+// xw (T,B,4H) is W_ih x_t without bias (one GEMM over all steps, done by the caller).
+// Returns out, hs, cs, gates (T,B,4H), xstat (T,B,2) mean and rstd of each xw row,
+// rhat (T,B,4H), rstd (T,B), chat (T,B,H), cstd (T,B).
+std::vector<Tensor> lstm_ln_forward(const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w,
+                                    const Tensor& ln_ih, const Tensor& b_ih, const Tensor& b_hh, const Tensor& ln_hh,
+                                    const Tensor& lnc_g, const Tensor& lnc_b, const Tensor& mask, const Tensor& dmask,
+                                    double eps) {
+  const int64_t T = xw.size(0), B = xw.size(1), H = h0.size(1), G = 4 * H;
+  auto opts = xw.options();
+  Tensor hs = at::empty({T + 1, B, H}, opts), cs = at::empty({T + 1, B, H}, opts);
+  Tensor gates = at::empty({T, B, G}, opts), out = at::empty({T, B, H}, opts);
+  Tensor xstat = at::empty({T, B, 2}, opts), rhat = at::empty({T, B, G}, opts), rstd = at::empty({T, B}, opts);
+  Tensor chat = at::empty({T, B, H}, opts), cstd = at::empty({T, B}, opts);
+  Tensor pre = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  const bool* mp = mask_ptr(mask);
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_ln_forward", [&] {
+    using S = scalar_t;
+    const S *X = xw.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
+    S *HS = hs.data_ptr<S>(), *CS = cs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>();
+    S *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
+    const std::vector<S> bias = summed_bias<S>(b_ih, b_hh, G);
+    const LayerNormParams<S> p{ln_ih.data_ptr<S>(), bias.data(), ln_hh.data_ptr<S>(), lnc_g.data_ptr<S>(),
+                               lnc_b.data_ptr<S>(), eps};
+    S *XS = xstat.data_ptr<S>(), *RH = rhat.data_ptr<S>(), *RS = rstd.data_ptr<S>();
+    S *CH = chat.data_ptr<S>(), *CSD = cstd.data_ptr<S>();
+    const RightOperand<S> Wt(W, H, true, B, G, H, T);
+    for (int64_t t = 0; t < T; ++t) {
+      const S* hp = HS + t * B * H; const S* cp = CS + t * B * H;
+      S* hn = HS + (t + 1) * B * H; S* cn = CS + (t + 1) * B * H;
+      Wt.mm(recurrent_input(hp, D, HB, B * H), H, S(0), P, G);  // P = W_hh h_in, normalized per row below
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t row = t * B + b;
+        S* h_new = hn + b * H; S* c_new = cn + b * H;
+        const LayerNormSaved<S> s{XS + 2 * row, RH + row * G, RS + row, CH + row * H, CSD + row};
+        lstm_ln_row<S>(X + row * G, P + b * G, cp + b * H, p, H, GT + row * G, c_new, h_new, s);
+        carry_if_padded(mp ? mp[row] : true, O + row * H, h_new, hp + b * H, c_new, cp + b * H, H);
       }
     }
   });
+  return {out, hs, cs, gates, xstat, rhat, rstd, chat, cstd};
+}
+
+// Returns d xw (T,B,4H), dh0, dc0, dW_hh, d gamma_ih, d b_ih (= d b_hh), d gamma_hh, d gamma_c, d beta_c.
+std::vector<Tensor> lstm_ln_backward(const Tensor& grad_out, const Tensor& grad_h, const Tensor& grad_c,
+                                     const Tensor& xw, const Tensor& xstat, const Tensor& hs, const Tensor& cs,
+                                     const Tensor& gates, const Tensor& rhat, const Tensor& rstd, const Tensor& chat,
+                                     const Tensor& cstd, const Tensor& w, const Tensor& ln_ih, const Tensor& ln_hh,
+                                     const Tensor& lnc_g, const Tensor& lnc_b, const Tensor& mask,
+                                     const Tensor& dmask) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4 * H;
+  auto opts = gates.options();
+  Tensor dh = grad_h.clone(), dc = grad_c.clone();
+  Tensor dxw = at::empty({T, B, G}, opts), dr = at::empty({T, B, G}, opts), dhin = at::empty({B, H}, opts);
+  std::vector<double> acc_ih(G, 0.0), acc_b(G, 0.0), acc_hh(G, 0.0), acc_cg(H, 0.0), acc_cb(H, 0.0);
+  const bool* mp = mask_ptr(mask);
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_ln_backward", [&] {
+    using S = scalar_t;
+    const S *GO = grad_out.data_ptr<S>(), *GT = gates.data_ptr<S>(), *CS = cs.data_ptr<S>(), *W = w.data_ptr<S>();
+    const S *X = xw.data_ptr<S>(), *XS = xstat.data_ptr<S>(), *D = ptr<S>(dmask);
+    const S *IG = ln_ih.data_ptr<S>(), *LG = ln_hh.data_ptr<S>(), *CG = lnc_g.data_ptr<S>(), *CB = lnc_b.data_ptr<S>();
+    const S *RH = rhat.data_ptr<S>(), *RS = rstd.data_ptr<S>(), *CH = chat.data_ptr<S>(), *CSD = cstd.data_ptr<S>();
+    S *DXW = dxw.data_ptr<S>(), *DR = dr.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DC = dc.data_ptr<S>();
+    S* DHIN = dhin.data_ptr<S>();
+    std::vector<S> da_buf(G), scratch(G), xhat(G), dy(H), dc_ln(H);
+    S *da = da_buf.data(), *sc = scratch.data(), *xh = xhat.data();
+    const RightOperand<S> Wb(W, H, false, B, H, G, T);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t row = t * B + b;
+        if (mp && !mp[row]) {  // dh and dc are carried to the previous step unchanged
+          std::memset(DXW + row * G, 0, sizeof(S) * G);
+          std::memset(DR + row * G, 0, sizeof(S) * G);
+          continue;
+        }
+        const S* g4 = GT + row * G; const S* gor = GO + row * H; const S* cp = CS + row * H;
+        const S* ch = CH + row * H; const S* rh = RH + row * G; const S* xr = X + row * G;
+        S* dhr = DH + b * H; S* dcr = DC + b * H;
+        // through h = o * tanh(y), y = gamma_c * LN(c) + beta_c
+        for (int64_t j = 0; j < H; ++j) {
+          const S dhn = dhr[j] + gor[j];
+          const S ty = Math<S>::tanh(CG[j] * ch[j] + CB[j]);
+          const S o = g4[3 * H + j];
+          da[3 * H + j] = dhn * ty * o * (1 - o);
+          dy[j] = dhn * o * (1 - ty * ty);
+          sc[j] = dy[j] * CG[j];
+          dhr[j] = 0;
+        }
+        accumulate<S>(acc_cg.data(), dy.data(), ch, H);
+        accumulate<S>(acc_cb.data(), dy.data(), nullptr, H);
+        layer_norm_back(sc, ch, CSD[row], H, dc_ln.data());
+        for (int64_t j = 0; j < H; ++j) {
+          const S i = g4[j], f = g4[H + j], g = g4[2 * H + j];
+          const S dcn = dcr[j] + dc_ln[j];
+          da[j] = dcn * g * i * (1 - i);
+          da[H + j] = dcn * cp[j] * f * (1 - f);
+          da[2 * H + j] = dcn * i * (1 - g * g);
+          dcr[j] = dcn * f;
+        }
+        // da is the gradient of the pre-activations: of b_ih and b_hh, and through the two LNs
+        accumulate<S>(acc_b.data(), da, nullptr, G);
+        accumulate<S>(acc_hh.data(), da, rh, G);
+        for (int64_t j = 0; j < G; ++j) sc[j] = da[j] * LG[j];
+        layer_norm_back(sc, rh, RS[row], G, DR + row * G);
+        const S mx = XS[2 * row], rx = XS[2 * row + 1];
+        for (int64_t j = 0; j < G; ++j) { xh[j] = (xr[j] - mx) * rx; sc[j] = da[j] * IG[j]; }
+        accumulate<S>(acc_ih.data(), da, xh, G);
+        layer_norm_back(sc, xh, rx, G, DXW + row * G);
+      }
+      recurrent_backward(Wb, DR + t * B * G, G, D, DHIN, DH, B, H);
+    }
+  });
   Tensor dw = at::mm(dr.reshape({T * B, G}).t(), recurrent_inputs(hs, dmask, T));
-  if (ln) {
-    Tensor d_ln_g = (dx * rhat).sum({0, 1});
-    Tensor d_lnc_g = (dyc * chat).sum({0, 1});
-    Tensor d_lnc_b = dyc.sum({0, 1});
-    return {dx, dh, dc, dw, d_ln_g, d_lnc_g, d_lnc_b};
-  }
-  return {dx, dh, dc, dw};
+  return {dxw, dh, dc, dw, from_double(acc_ih, opts), from_double(acc_b, opts), from_double(acc_hh, opts),
+          from_double(acc_cg, opts), from_double(acc_cb, opts)};
+}
+
+// ============================================================================ LSTM, one step
+// Inference for streams: (h, c) -> (h', c') from the raw input x_t (B,I) in one call, stock or
+// (ln_ih given) layer-normalized; the same row math as the sequence kernels.
+std::vector<Tensor> lstm_step(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih, const Tensor& w_hh,
+                              const Tensor& b_ih, const Tensor& b_hh, const Tensor& ln_ih, const Tensor& ln_hh,
+                              const Tensor& lnc_g, const Tensor& lnc_b, double eps) {
+  const int64_t B = x.size(0), I = x.size(1), H = c.size(1), G = 4 * H;
+  const bool ln = present(ln_ih);
+  auto opts = x.options();
+  Tensor h_new = at::empty({B, H}, opts), c_new = at::empty({B, H}, opts);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_step", [&] {
+    using S = scalar_t;
+    const std::vector<S> bias = summed_bias<S>(b_ih, b_hh, G);
+    std::vector<S> pre(B * G), xw(ln ? B * G : 0), gr(G), saved(ln ? G + H + 4 : 0);
+    const S *X = x.data_ptr<S>(), *Hp = h.data_ptr<S>(), *Cp = c.data_ptr<S>();
+    S *Hn = h_new.data_ptr<S>(), *Cn = c_new.data_ptr<S>(), *P = pre.data();
+    if (ln) {
+      gemm<S>(false, true, B, G, I, X, I, w_ih.data_ptr<S>(), I, S(0), xw.data(), G);
+      gemm<S>(false, true, B, G, H, Hp, H, w_hh.data_ptr<S>(), H, S(0), P, G);
+      const LayerNormParams<S> p{ln_ih.data_ptr<S>(), bias.data(), ln_hh.data_ptr<S>(), lnc_g.data_ptr<S>(),
+                                 lnc_b.data_ptr<S>(), eps};
+      S* sv = saved.data();  // the per-row values the backward would need: scratch here
+      const LayerNormSaved<S> s{sv, sv + 4, sv + 2, sv + 4 + G, sv + 3};
+      for (int64_t b = 0; b < B; ++b)
+        lstm_ln_row<S>(xw.data() + b * G, P + b * G, Cp + b * H, p, H, gr.data(), Cn + b * H, Hn + b * H, s);
+    } else {
+      for (int64_t b = 0; b < B; ++b) std::memcpy(P + b * G, bias.data(), sizeof(S) * G);
+      gemm<S>(false, true, B, G, I, X, I, w_ih.data_ptr<S>(), I, S(1), P, G);
+      gemm<S>(false, true, B, G, H, Hp, H, w_hh.data_ptr<S>(), H, S(1), P, G);
+      for (int64_t b = 0; b < B; ++b) lstm_row<S>(P + b * G, Cp + b * H, gr.data(), Cn + b * H, Hn + b * H, H);
+    }
+  });
+  return {h_new, c_new};
 }
 
 // ============================================================================ GRU, reset after
@@ -358,7 +518,7 @@ std::vector<Tensor> gru_forward(const Tensor& x, const Tensor& h0, const Tensor&
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask), *BH = ptr<S>(b_hh);
     S *HS = hs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>(), *HH = hh.data_ptr<S>();
     S* HB = hbuf.data_ptr<S>();
-    const RightOperand<S> Wt(W, H, true, B, G, H);
+    const RightOperand<S> Wt(W, H, true, B, G, H, T);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       for (int64_t b = 0; b < B; ++b) {
@@ -402,7 +562,7 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
     const S *GO = grad_out.data_ptr<S>(), *GT = gates.data_ptr<S>(), *HS = hs.data_ptr<S>(), *W = w.data_ptr<S>();
     const S* D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DHH = dhh.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
-    const RightOperand<S> Wb(W, H, false, B, H, G);
+    const RightOperand<S> Wb(W, H, false, B, H, G, T);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
@@ -426,13 +586,7 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
           dhp[j] = dhn * z;
         }
       }
-      const S* dht = DHH + t * B * G;
-      if (D) {
-        Wb.mm(dht, G, S(0), DHIN, H);
-        for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
-      } else {
-        Wb.mm(dht, G, S(1), DH, H);
-      }
+      recurrent_backward(Wb, DHH + t * B * G, G, D, DHIN, DH, B, H);
     }
   });
   Tensor dw = at::mm(dhh.reshape({T * B, G}).t(), recurrent_inputs(hs, dmask, T));
@@ -456,7 +610,7 @@ std::vector<Tensor> gru_nr_forward(const Tensor& x, const Tensor& h0, const Tens
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *HS = hs.data_ptr<S>(), *GT = gates.data_ptr<S>(), *O = out.data_ptr<S>(), *RH = rh.data_ptr<S>();
     S *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
-    const RightOperand<S> Wrz(W, H, true, B, 2 * H, H), Wn(W + 2 * H * H, H, true, B, H, H);
+    const RightOperand<S> Wrz(W, H, true, B, 2 * H, H, T), Wn(W + 2 * H * H, H, true, B, H, H, T);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       std::memcpy(P, X + t * B * G, sizeof(S) * B * G);
@@ -510,7 +664,7 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
     const S* D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DRH = drh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
     S* HB = hbuf.data_ptr<S>();
-    const RightOperand<S> Wrz(W, H, false, B, H, 2 * H), Wn(W + 2 * H * H, H, false, B, H, H);
+    const RightOperand<S> Wrz(W, H, false, B, H, 2 * H, T), Wn(W + 2 * H * H, H, false, B, H, H, T);
     for (int64_t t = T - 1; t >= 0; --t) {
       // pass 1: through h = (1 - z) n + z h_prev; dh keeps dh_prev's direct part
       for (int64_t b = 0; b < B; ++b) {
@@ -567,7 +721,7 @@ std::vector<Tensor> rnn_forward(const Tensor& x, const Tensor& h0, const Tensor&
     using S = scalar_t;
     const S *X = x.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *HS = hs.data_ptr<S>(), *O = out.data_ptr<S>(), *P = pre.data_ptr<S>(), *HB = hbuf.data_ptr<S>();
-    const RightOperand<S> Wt(W, H, true, B, H, H);
+    const RightOperand<S> Wt(W, H, true, B, H, H, T);
     for (int64_t t = 0; t < T; ++t) {
       const S* hp = HS + t * B * H; S* hn = HS + (t + 1) * B * H;
       std::memcpy(P, X + t * B * H, sizeof(S) * B * H);
@@ -600,7 +754,7 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
     using S = scalar_t;
     const S *GO = grad_out.data_ptr<S>(), *HS = hs.data_ptr<S>(), *W = w.data_ptr<S>(), *D = ptr<S>(dmask);
     S *DX = dx.data_ptr<S>(), *DH = dh.data_ptr<S>(), *DHIN = dhin.data_ptr<S>();
-    const RightOperand<S> Wb(W, H, false, B, H, H);
+    const RightOperand<S> Wb(W, H, false, B, H, H, T);
     for (int64_t t = T - 1; t >= 0; --t) {
       for (int64_t b = 0; b < B; ++b) {
         const bool m = mp ? mp[t * B + b] : true;
@@ -615,13 +769,7 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
           dhp[j] = 0;
         }
       }
-      const S* dxt = DX + t * B * H;
-      if (D) {
-        Wb.mm(dxt, H, S(0), DHIN, H);
-        for (int64_t k = 0; k < B * H; ++k) DH[k] += DHIN[k] * D[k];
-      } else {
-        Wb.mm(dxt, H, S(1), DH, H);
-      }
+      recurrent_backward(Wb, DX + t * B * H, H, D, DHIN, DH, B, H);
     }
   });
   Tensor dw = at::mm(dx.reshape({T * B, H}).t(), recurrent_inputs(hs, dmask, T));
@@ -634,6 +782,9 @@ bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_comp
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward);
   m.def("lstm_backward", &lstm_backward);
+  m.def("lstm_ln_forward", &lstm_ln_forward);
+  m.def("lstm_ln_backward", &lstm_ln_backward);
+  m.def("lstm_step", &lstm_step);
   m.def("gru_forward", &gru_forward);
   m.def("gru_backward", &gru_backward);
   m.def("gru_nr_forward", &gru_nr_forward);

@@ -1,0 +1,83 @@
+"""The ``fused`` backend for the layer-normalized LSTM (CPU): all of its math in C++.
+
+Ba, Kiros and Hinton (2016), equations (20)-(22), as ``LayerNormLSTMCell`` states them::
+
+    a_t = gamma_ih * LN(W_ih x_t) + b_ih + b_hh + gamma_hh * LN(W_hh h_{t-1})      (B, 4H)
+    c_t = f * c_{t-1} + i * g,        h_t = o * tanh(gamma_c * LN(c_t) + beta_c)
+
+The input product ``W_ih x_t`` of all steps is one GEMM (``F.linear`` without bias, so autograd
+gives dW_ih and dx from it); everything after it, the normalization of the input product
+included, is one C++ call per layer and direction forward (``lstm_ln_forward``) and one
+backward (``lstm_ln_backward``). With yhat = LN(v) = (v - mean) * rstd, the backward of each
+normalization is ``dv = rstd * (dy - mean(dy) - yhat * mean(dy * yhat))`` with dy the gradient
+of yhat; the gains' and biases' gradients are summed over all rows in double precision.
+The backward saves the mean and rstd of each input row, not the normalized rows: it recomputes
+them from ``W_ih x_t``, which it keeps anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from rnnkit.kernels.apply import apply_function
+from rnnkit.kernels.extension import load_extension
+
+LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
+
+
+def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    return t.contiguous() if t is not None else like.new_empty(0)
+
+
+def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    return mask if mask is not None else like.new_empty(0, dtype=torch.bool)
+
+
+def _zero_if_none(grad, like):
+    return torch.zeros_like(like) if grad is None else grad.contiguous()
+
+
+class LayerNormLSTMFunction(torch.autograd.Function):
+    """xw (T,B,4H) = W_ih x without bias, h0, c0 (B,H), w_hh (4H,H), gamma_ih (4H), b_ih, b_hh
+    (4H or None), gamma_hh (4H), gamma_c, beta_c (H), mask (T,B) bool or None, dmask (B,H) or
+    None -> out (T,B,H), h_T, c_T."""
+
+    @staticmethod
+    def forward(ctx, xw, h0, c0, w_hh, ln_ih, b_ih, b_hh, ln_hh, lnc_g, lnc_b, mask, dmask):
+        saved = load_extension().lstm_ln_forward(
+            xw.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(), ln_ih.contiguous(), _opt(b_ih, xw),
+            _opt(b_hh, xw), ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(), _mask(mask, xw),
+            _opt(dmask, xw), LN_EPS)
+        out, hs, cs = saved[0], saved[1], saved[2]
+        ctx.biases = (b_ih is not None, b_hh is not None)
+        ctx.save_for_backward(xw, *saved[1:], w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask)
+        return out, hs[-1].clone(), cs[-1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_h, grad_c):
+        xw, hs, cs, gates, xstat, rhat, rstd, chat, cstd, w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask = ctx.saved_tensors
+        dxw, dh0, dc0, dw, d_ih, d_b, d_hh, d_cg, d_cb = load_extension().lstm_ln_backward(
+            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), _zero_if_none(grad_c, cs[0]),
+            xw.contiguous(), xstat, hs, cs, gates, rhat, rstd, chat, cstd, w_hh.contiguous(), ln_ih.contiguous(),
+            ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(), _mask(mask, gates), _opt(dmask, gates))
+        d_b_ih = d_b if ctx.biases[0] else None
+        d_b_hh = (d_b.clone() if ctx.biases[0] else d_b) if ctx.biases[1] else None
+        return dxw, dh0, dc0, dw, d_ih, d_b_ih, d_b_hh, d_hh, d_cg, d_cb, None, None
+
+
+def scan_layer_norm_lstm(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
+    """Run a ``LayerNormLSTMCell`` over raw time-major inputs (T, B, I) on the fused kernel.
+
+    mask: (T, B) bool or None; dmask: (B, H) or None. Returns (outputs (T, B, H), (h_T, c_T)).
+    """
+    w = cell.weights()
+    ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
+    xw = F.linear(inputs, w.weight_ih)  # (T, B, 4H): the one input GEMM; its LN happens in C++
+    out, h, c = apply_function(LayerNormLSTMFunction, xw, state.h, state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh,
+                                            *cell.layer_norm_weights(), mask, dmask)
+    return out, (h, c)
