@@ -34,6 +34,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 RESULTS = HERE / "quality.json"
 FIRST_PASS = HERE / "quality_pass1.json"  # the first run, kept because defaults changed after it
 SECOND_PASS = HERE / "quality_pass2.json"  # the time-series rows before LSTM-FCN and forecast ensembles
+THIRD_PASS = HERE / "quality_pass3.json"  # every row as it stood at the start of the ninth working round
+NOTES_DIR = HERE / "quality_notes"  # one markdown file per change round, rendered after the tables in name order
 REPORT = HERE / "quality.md"
 WORK = Path(tempfile.gettempdir()) / "rnnkit-quality"
 
@@ -411,6 +413,13 @@ years, but the target of issue 5 is for the 30-year open-loop forecast and stays
 """
 
 
+THIRD_NOTES = """## Every row before round 9
+
+The table above replaced these runs for the rows that were run again in round 9 (the history
+notes above say which and why); rows not run again keep these runs in the main table.
+"""
+
+
 def render_first_pass() -> list:
     return render_pass(FIRST_PASS, PASS_NOTES, "first pass")
 
@@ -505,6 +514,9 @@ def render(results: dict) -> str:
     lines += ["", "Commands (defaults of the task for the built-in dataset apply; see `config` in quality.json):", ""]
     lines += commands
     lines += render_one_step(results)
+    for note in sorted(NOTES_DIR.glob("*.md")) if NOTES_DIR.is_dir() else []:
+        lines += ["", note.read_text().rstrip("\n")]
+    lines += render_pass(THIRD_PASS, THIRD_NOTES, "before round 9")
     lines += ["", TEXT_NOTES.rstrip("\n")]
     lines += render_pass(SECOND_PASS, SECOND_NOTES, "before LSTM-FCN and ensembles")
     lines += render_first_pass()
