@@ -28,6 +28,7 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
+from rnnkit.kernels.fused_inference import gradient_can_flow, scan_inference, serves
 from rnnkit.kernels.fused_layer_norm import scan_layer_norm_lstm
 
 def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
@@ -159,9 +160,14 @@ def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], 
     The input projection of all steps is one GEMM here (``cell.project_input``; for the
     layer-normalized LSTM only ``W_ih x``, whose normalization runs in C++).
     mask: (T, B, 1) bool or None; dmask: (B, H) recurrent-dropout mask or None.
+    Where no gradient can flow, LSTM and GRU cells run the forward-only kernels of
+    ``kernels/fused_inference.py`` instead (same math, nothing saved, input projections in
+    cached blocks of steps).
     Returns (outputs (T, B, H), final state) like ``scan_reference``.
     """
     step_mask = None if mask is None else mask.squeeze(-1).contiguous()  # (T, B)
+    if serves(cell) and not gradient_can_flow(cell, inputs, state):
+        return scan_inference(cell, inputs, state, step_mask, dmask)  # forward alone, nothing saved
     family = cell.family
     if family == "lstm" and getattr(cell, "layer_norm", False):
         out, (h, c) = scan_layer_norm_lstm(cell, inputs, state, step_mask, dmask)
