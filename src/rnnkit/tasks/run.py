@@ -52,7 +52,10 @@ class KeepBest:
         return (-loss,)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        score = None if self.monitor == "last" else self.score(logs)
+        if self.monitor == "last":  # nothing to copy: the weights at the end are the ones kept
+            self.best_epoch = epoch
+            return
+        score = self.score(logs)
         if score is not None and (self.best is None or score > self.best):
             self.best, self.best_epoch = score, epoch
             self.weights = copy.deepcopy(trainer.model.state_dict())
