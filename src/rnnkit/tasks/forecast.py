@@ -27,6 +27,8 @@ log, differencing and scaling) to the recurrent forecast, the highway of LSTNet
 training windows' span of the modeled series (after log, differencing and scaling) is the fixed
 offset of the forecast and the recurrent network learns its residual
 (``ForecasterConfig.residual_ar``); the fitted coefficients are saved in the run's model config.
+``weight_decay = w`` (Adam's L2 penalty) pulls the network's weights, and with them its part of
+the forecast (its head starts at zero), toward zero: with nothing to learn it stays near the AR.
 
 ``ensemble = M`` trains M models of the same configuration (own initializations, same batches)
 and averages their forecasts (``rnnkit.models.ForecasterEnsemble``).
@@ -62,6 +64,7 @@ class ForecastOptions:
     ensemble: int = 1  # models trained side by side whose forecasts are averaged
     highway: int = 0  # p: a linear autoregression on the last p modeled values beside the LSTM (LSTNet); 0: none
     residual_ar: int = 0  # p: a fixed least-squares AR(p) as offset, the LSTM learns its residual (hybrid); 0: none
+    weight_decay: float = 0.0  # Adam's L2 penalty on the network's weights (with residual_ar: pulls it toward the AR)
 
     def __post_init__(self):
         check_choice(self.strategy, ("direct", "recursive"), "strategy")
@@ -79,6 +82,10 @@ class ForecastOptions:
                 or not 0 <= self.residual_ar <= self.lookback:
             raise ValueError(f"Received an invalid value for option `residual_ar`: expected an integer from 0 to "
                              f"lookback ({self.lookback}), got {self.residual_ar!r}.")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or not 0 <= self.weight_decay < math.inf:
+            raise ValueError(f"Received an invalid value for option `weight_decay`: expected a finite number >= 0, "
+                             f"got {self.weight_decay!r}.")
         if self.test_size < 0:
             raise ValueError(f"Received an invalid value for option `test_size`: expected >= 0, got {self.test_size}.")
 
@@ -172,6 +179,9 @@ class ForecastTask(Task):
         return forecaster if options.ensemble == 1 else {**forecaster, "members": options.ensemble}
 
     # ---- model, loss, metrics ---------------------------------------------------------------
+    def weight_decay(self, config) -> float:
+        return float(self.options(config).weight_decay)
+
     def build_model(self, model_config) -> nn.Module:
         from rnnkit.models import Forecaster, ForecasterConfig, ForecasterEnsemble
 
