@@ -6,7 +6,10 @@ Round 9b (``rolling``, keys ``residual_ar=p``): the hybrid of a fixed least-squa
 LSTM trained on its residual (``-o residual_ar=p``), judged on the same origins, seeds and rule
 against the stored runs of the current default (highway 0, no residual AR; the default path is
 unchanged by the new option). Candidates fixed before the runs: p = season and season + 1 for
-airline (12, 13), the ~11-year cycle and twice it for sunspots (11, 22).
+airline (12, 13), the ~11-year cycle and twice it for sunspots (11, 22). After the first
+airline runs showed the LSTM fitting the residual's noise, one more candidate per series was
+declared before its runs: p = season (airline 12) or cycle (sunspots 11) with weight_decay 0.01
+(Adam's L2 penalty; 0.01 is torch.optim.AdamW's default), the brief's "regularized toward zero".
 
 Round 9 (``rolling``): rolling-origin validation. The training part is cut at several origins;
 at each one a candidate trains on the series before it with ``rnnkit train forecast`` and
@@ -71,9 +74,10 @@ def origin_csv(name: str, origin: int, steps: int) -> Path:
     return path
 
 
-def candidate_key(highway: int, residual_ar: int) -> str:
-    """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p``."""
-    return f"residual_ar={residual_ar}" if residual_ar else str(highway)
+def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0) -> str:
+    """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p[,weight_decay=w]``."""
+    key = f"residual_ar={residual_ar}" if residual_ar else str(highway)
+    return key + (f",weight_decay={weight_decay:g}" if weight_decay else "")
 
 
 def candidate_label(key: str) -> str:
@@ -82,17 +86,17 @@ def candidate_label(key: str) -> str:
     return key if key.startswith("residual_ar") else f"highway={key}"
 
 
-def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0) -> dict:
+def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0, weight_decay: float = 0.0) -> dict:
     from rnnkit.cli.main import main
     from rnnkit.tasks import get_task
 
     ahead, _, _, _, fixed = SERIES[name]
     steps = min(ahead, len(training_part(name)[1]) - origin)
     defaults = get_task("forecast").defaults(name)
-    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-o{origin}-{seed}"
+    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}-o{origin}-{seed}"
     argv = ["train", "forecast", "--data", str(origin_csv(name, origin, steps)), "-o", f"test_size={steps}",
             "-o", f"horizon={defaults['options']['horizon']}", "-o", f"highway={highway}",
-            "-o", f"residual_ar={residual_ar}", *fixed,
+            "-o", f"residual_ar={residual_ar}", "-o", f"weight_decay={weight_decay}", *fixed,
             "--epochs", str(defaults["epochs"]), "--hidden", str(defaults["hidden"]),
             "--batch-size", str(defaults["batch_size"]), "--lr", str(defaults["lr"]),
             "--validation", str(defaults.get("validation", 0.1)),
@@ -185,6 +189,7 @@ def main(argv=None) -> int:
     parser.add_argument("--highways", default="", help="comma-separated candidates (default: each series' own)")
     parser.add_argument("--residual-ar", default="", help="comma-separated residual_ar candidates, or 'default' for "
                         "each series' own (round 9b; the highway is then 0)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 penalty for every candidate (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown from the JSON")
     args = parser.parse_args(argv)
@@ -199,18 +204,19 @@ def main(argv=None) -> int:
         for name in names:
             highways = [int(h) for h in args.highways.split(",") if h] or SERIES[name][3]
             candidates = [(h, 0) for h in highways]
+            decay = args.weight_decay
             if args.residual_ar:
                 orders = RESIDUAL_AR[name] if args.residual_ar == "default" else [int(p) for p in args.residual_ar.split(",")]
                 candidates = [(0, p) for p in orders]
             for (highway, order), seed, origin in itertools.product(candidates, seeds, SERIES[name][2]):
-                run = run_candidate(name, highway, origin, seed, order)
+                run = run_candidate(name, highway, origin, seed, order, decay)
                 fresh = load_results()  # other processes may have written other series meanwhile
-                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order), {}) \
+                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order, decay), {}) \
                     .setdefault(str(seed), {})[str(origin)] = run
                 RESULTS.write_text(json.dumps(fresh, indent=2) + "\n")
                 results = fresh
                 value = run.get("metrics", {}).get(SERIES[name][1])
-                print(f"{name} {candidate_label(candidate_key(highway, order))} seed {seed} origin {origin}: {value}",
+                print(f"{name} {candidate_label(candidate_key(highway, order, decay))} seed {seed} origin {origin}: {value}",
                       flush=True)
     REPORT.write_text(render(results))
     print(REPORT.read_text())
