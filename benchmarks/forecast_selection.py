@@ -2,6 +2,15 @@
 
 The held-out test part of airline (36 months) and sunspots (30 years) is never read here.
 
+Round 9b (``rolling``, keys ``residual_ar=p``): the hybrid of a fixed least-squares AR(p) and an
+LSTM trained on its residual (``-o residual_ar=p``), judged on the same origins, seeds and rule
+against the stored runs of the current default (highway 0, no residual AR; the default path is
+unchanged by the new option). Candidates fixed before the runs: p = season and season + 1 for
+airline (12, 13), the ~11-year cycle and twice it for sunspots (11, 22). After the first
+airline runs showed the LSTM fitting the residual's noise, one more candidate per series was
+declared before its runs: p = season (airline 12) or cycle (sunspots 11) with weight_decay 0.01
+(Adam's L2 penalty; 0.01 is torch.optim.AdamW's default), the brief's "regularized toward zero".
+
 Round 9 (``rolling``): rolling-origin validation. The training part is cut at several origins;
 at each one a candidate trains on the series before it with ``rnnkit train forecast`` and
 forecasts open loop up to 36 (airline) or 30 (sunspots) steps after it, never past the end of
@@ -16,6 +25,7 @@ Round 8 (``tail``, kept as a record): one validation tail (the last 36 or 30 ste
 training part), candidates window length and direct against recursive forecasting.
 
     python benchmarks/forecast_selection.py --threads 1          # rolling-origin runs; writes .json / .md
+    python benchmarks/forecast_selection.py --threads 1 --residual-ar default --seeds 0,1,2   # round 9b
     python benchmarks/forecast_selection.py --report
 """
 
@@ -36,6 +46,7 @@ RESULTS = HERE / "forecast_selection.json"
 REPORT = HERE / "forecast_selection.md"
 WORK = Path(tempfile.gettempdir()) / "rnnkit-forecast-selection"
 
+RESIDUAL_AR = {"airline": (12, 13), "sunspots": (11, 22)}  # round 9b's candidates, fixed before the runs
 SERIES = {  # name: (steps forecast after each origin, metric, origins, candidate highways, fixed options)
     "airline": (36, "mape", (72, 84, 96), (0, 12, 24),
                 ["-o", "lookback=24", "-o", "strategy=recursive", "-o", "log=true", "-o", "difference=[12]",
@@ -63,16 +74,29 @@ def origin_csv(name: str, origin: int, steps: int) -> Path:
     return path
 
 
-def run_candidate(name: str, highway: int, origin: int, seed: int) -> dict:
+def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0) -> str:
+    """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p[,weight_decay=w]``."""
+    key = f"residual_ar={residual_ar}" if residual_ar else str(highway)
+    return key + (f",weight_decay={weight_decay:g}" if weight_decay else "")
+
+
+def candidate_label(key: str) -> str:
+    if key == "0":
+        return "none (the current default)"
+    return key if key.startswith("residual_ar") else f"highway={key}"
+
+
+def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0, weight_decay: float = 0.0) -> dict:
     from rnnkit.cli.main import main
     from rnnkit.tasks import get_task
 
     ahead, _, _, _, fixed = SERIES[name]
     steps = min(ahead, len(training_part(name)[1]) - origin)
     defaults = get_task("forecast").defaults(name)
-    out = WORK / "runs" / f"{name}-hw{highway}-o{origin}-{seed}"
+    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}-o{origin}-{seed}"
     argv = ["train", "forecast", "--data", str(origin_csv(name, origin, steps)), "-o", f"test_size={steps}",
-            "-o", f"horizon={defaults['options']['horizon']}", "-o", f"highway={highway}", *fixed,
+            "-o", f"horizon={defaults['options']['horizon']}", "-o", f"highway={highway}",
+            "-o", f"residual_ar={residual_ar}", "-o", f"weight_decay={weight_decay}", *fixed,
             "--epochs", str(defaults["epochs"]), "--hidden", str(defaults["hidden"]),
             "--batch-size", str(defaults["batch_size"]), "--lr", str(defaults["lr"]),
             "--validation", str(defaults.get("validation", 0.1)),
@@ -100,7 +124,7 @@ def render_rolling(results: dict) -> list:
             continue
         lines += [f"## {name}: rolling origins {', '.join(map(str, origins))} of the training part "
                   f"({len(training_part(name)[1])} steps), up to {ahead} steps ahead, {metric}", "",
-                  f"| highway | {metric} per origin (seed: origins in order) | mean per seed | mean |", "|---|---|---|---|"]
+                  f"| candidate | {metric} per origin (seed: origins in order) | mean per seed | mean |", "|---|---|---|---|"]
         means = {}
         for key, by_seed in rows.items():
             per_seed = rolling_means(by_seed, metric)
@@ -109,10 +133,10 @@ def render_rolling(results: dict) -> list:
             means[key] = statistics.fmean(per_seed.values())
             detail = "; ".join(f"{s}: " + ", ".join(f"{r['metrics'][metric]:.3f}" for _, r in sorted(
                 by_seed[s].items(), key=lambda kv: int(kv[0]))) for s in sorted(per_seed))
-            lines.append(f"| {key} | {detail} | {', '.join(f'{v:.3f}' for v in per_seed.values())} | {means[key]:.3f} |")
+            lines.append(f"| {candidate_label(key)} | {detail} | {', '.join(f'{v:.3f}' for v in per_seed.values())} | {means[key]:.3f} |")
         if means:
             best = min(means, key=means.get)
-            lines += ["", f"Chosen: highway {best} ({metric} {means[best]:.3f}, mean over origins and seeds).", ""]
+            lines += ["", f"Chosen: {candidate_label(best)} ({metric} {means[best]:.3f}, mean over origins and seeds).", ""]
     return lines
 
 
@@ -144,7 +168,10 @@ def render(results: dict) -> str:
              "Produced by `benchmarks/forecast_selection.py` (raw numbers in `forecast_selection.json`); the test "
              "part is never read. Round 9: rolling-origin validation of the linear autoregressive highway beside "
              "the LSTM (`-o highway=p`), single models; each origin's model trains on the series before it and "
-             "forecasts open loop up to the end of the training part.", ""]
+             "forecasts open loop up to the end of the training part. Round 9b: on the same origins and seeds, the "
+             "hybrid of a fixed least-squares AR(p) and an LSTM trained on its residual (`-o residual_ar=p`; "
+             "candidates fixed in advance: airline p = 12, 13 (season, season + 1), sunspots p = 11, 22 (the "
+             "~11-year cycle, twice it)); the lowest mean over origins and seeds is chosen.", ""]
     return "\n".join(lines + render_rolling(results) + render_tail(results)) + "\n"
 
 
@@ -160,6 +187,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="comma-separated series (default: all): " + ",".join(SERIES))
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default 0,1)")
     parser.add_argument("--highways", default="", help="comma-separated candidates (default: each series' own)")
+    parser.add_argument("--residual-ar", default="", help="comma-separated residual_ar candidates, or 'default' for "
+                        "each series' own (round 9b; the highway is then 0)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 penalty for every candidate (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown from the JSON")
     args = parser.parse_args(argv)
@@ -173,15 +203,21 @@ def main(argv=None) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s]
         for name in names:
             highways = [int(h) for h in args.highways.split(",") if h] or SERIES[name][3]
-            for highway, seed, origin in itertools.product(highways, seeds, SERIES[name][2]):
-                run = run_candidate(name, highway, origin, seed)
+            candidates = [(h, 0) for h in highways]
+            decay = args.weight_decay
+            if args.residual_ar:
+                orders = RESIDUAL_AR[name] if args.residual_ar == "default" else [int(p) for p in args.residual_ar.split(",")]
+                candidates = [(0, p) for p in orders]
+            for (highway, order), seed, origin in itertools.product(candidates, seeds, SERIES[name][2]):
+                run = run_candidate(name, highway, origin, seed, order, decay)
                 fresh = load_results()  # other processes may have written other series meanwhile
-                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(str(highway), {}) \
+                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order, decay), {}) \
                     .setdefault(str(seed), {})[str(origin)] = run
                 RESULTS.write_text(json.dumps(fresh, indent=2) + "\n")
                 results = fresh
                 value = run.get("metrics", {}).get(SERIES[name][1])
-                print(f"{name} highway {highway} seed {seed} origin {origin}: {value}", flush=True)
+                print(f"{name} {candidate_label(candidate_key(highway, order, decay))} seed {seed} origin {origin}: {value}",
+                      flush=True)
     REPORT.write_text(render(results))
     print(REPORT.read_text())
     return 0

@@ -19,6 +19,14 @@ The linear part carries the level and the linear (seasonal, cyclic) structure th
 recurrent network extrapolates poorly over many fed-back steps; the recurrent part models what
 it leaves.
 
+``residual_ar = p`` makes the model a hybrid (Zhang 2003; the spirit of Smyl's ES-RNN): a linear
+AR(p) fitted by least squares beforehand (``ar_coefficients``, see ``rnnkit.models.autoregression``)
+and kept fixed is the forecast's offset, and the recurrent part learns only what it leaves:
+
+    y_hat_{t+s} = AR_s(y_{t-p+1..t}) + (W [z; f] + b)_s     AR_s: the AR run open loop s steps
+
+The head starts at zero, so an untrained (or weight-decayed) recurrent part leaves the AR forecast.
+
 Recursive forecasting needs the exogenous row of each new step, so it takes either no window
 exogenous features (E = 0) or the same ones known for the future (E = F). A recursive model can
 be trained on one-step targets (``horizon=1``, teacher forcing) or through its own feedback
@@ -32,12 +40,14 @@ period's level and spread into training, and the reported errors become optimist
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Optional
 
 import torch
 from torch import nn
 
 from rnnkit.errors import check_choice, check_nonnegative_int, check_positive_int, describe
+from rnnkit.models.autoregression import autoregressive_forecast
 from rnnkit.models.config import ModelConfig, check_encoder_fields, check_optional_positive_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 
@@ -60,6 +70,8 @@ class ForecasterConfig(ModelConfig):
     bidirectional: bool = False
     dropout: float = 0.0
     highway: int = 0  # p: linear autoregression on the last p target values added to the forecast (0: none)
+    residual_ar: int = 0  # p: a fixed least-squares AR(p) as the forecast's offset, the network learns its residual
+    ar_coefficients: tuple = ()  # (T, p + 1) with residual_ar: each column's lag weights (oldest first), intercept
 
     def __post_init__(self):
         check_positive_int(self.horizon, "horizon")
@@ -73,6 +85,7 @@ class ForecasterConfig(ModelConfig):
             raise ValueError(f"Received an invalid value for argument `highway`: the autoregression reads the last "
                              f"`highway` steps of a window of lookback={self.lookback} steps, so it needs highway <= "
                              f"{self.lookback}, got {self.highway}.")
+        self._check_residual_ar()
         check_encoder_fields(self)
         if self.strategy == "recursive" and self.exog_size not in (0, self.future_exog_size):
             raise ValueError(
@@ -80,6 +93,25 @@ class ForecasterConfig(ModelConfig):
                 f"predicted step to the window with that step's exogenous features, so it needs exog_size == 0 or "
                 f"exog_size == future_exog_size ({self.future_exog_size}), got {self.exog_size}."
             )
+
+    def _check_residual_ar(self):
+        check_nonnegative_int(self.residual_ar, "residual_ar")
+        if self.lookback is not None and self.residual_ar > self.lookback:
+            raise ValueError(f"Received an invalid value for argument `residual_ar`: the autoregression reads the last "
+                             f"`residual_ar` steps of a window of lookback={self.lookback} steps, so it needs "
+                             f"residual_ar <= {self.lookback}, got {self.residual_ar}.")
+        try:
+            rows = tuple(tuple(float(v) for v in row) for row in self.ar_coefficients)
+        except (TypeError, ValueError):
+            rows = None
+        shape_ok = rows is not None and len(rows) == (self.target_size if self.residual_ar else 0) \
+            and all(len(row) == self.residual_ar + 1 and all(math.isfinite(v) for v in row) for row in rows)
+        if not shape_ok:
+            raise ValueError(f"Received an invalid value for argument `ar_coefficients`: expected "
+                             + (f"{self.target_size} rows (target_size) of {self.residual_ar + 1} finite numbers "
+                                f"(residual_ar={self.residual_ar} lag weights, then the intercept)" if self.residual_ar
+                                else "none (residual_ar=0)") + f", got {describe(self.ar_coefficients)}.")
+        object.__setattr__(self, "ar_coefficients", rows)
 
 
 def _check_series(value, argument: str, batch: Optional[int], steps: Optional[int], features: int, what: str):
@@ -110,6 +142,12 @@ class Forecaster(nn.Module):
         steps = c.horizon if c.strategy == "direct" else 1
         self.head = nn.Linear(self.encoder.output_size + steps * c.future_exog_size, steps * c.target_size)
         self.highway = nn.Linear(c.highway, steps) if c.highway else None  # shared by the target columns
+        if c.residual_ar:  # fixed, not trained: buffers rebuilt from the config, not saved with the weights
+            coefficients = torch.tensor(c.ar_coefficients, dtype=torch.float32)  # (T, p + 1)
+            self.register_buffer("ar_weight", coefficients[:, :-1].contiguous(), persistent=False)  # (T, p)
+            self.register_buffer("ar_bias", coefficients[:, -1].contiguous(), persistent=False)  # (T,)
+            nn.init.zeros_(self.head.weight)  # the recurrent part starts at zero: the forecast starts as the AR's
+            nn.init.zeros_(self.head.bias)
 
     def _predict(self, window: torch.Tensor, future: Optional[torch.Tensor]) -> torch.Tensor:
         """Head on the encoded window (B, L, T+E) and future exog (B, S, F) -> (B, S, T)."""
@@ -121,6 +159,9 @@ class Forecaster(nn.Module):
         if self.highway is not None:
             recent = window[:, -self.config.highway:, :self.config.target_size]  # (B, p, T)
             out = out + self.highway(recent.transpose(1, 2)).transpose(1, 2)  # (B, T, S) -> (B, S, T)
+        if self.config.residual_ar:
+            recent = window[:, -self.config.residual_ar:, :self.config.target_size]  # (B, p, T)
+            out = out + autoregressive_forecast(recent, self.ar_weight, self.ar_bias, out.shape[1])  # (B, S, T)
         return out
 
     def forward(self, history: torch.Tensor, past_exog=None, future_exog=None, *, horizon: Optional[int] = None):
@@ -137,9 +178,10 @@ class Forecaster(nn.Module):
         if c.lookback is not None and steps != c.lookback:
             raise ValueError(f"Received an invalid value for argument `history`: expected lookback={c.lookback} steps, "
                              f"got {steps}.")
-        if steps < c.highway:
-            raise ValueError(f"Received an invalid value for argument `history`: the model's autoregression reads the "
-                             f"last highway={c.highway} steps, got {steps}.")
+        for name, order in (("highway", c.highway), ("residual_ar", c.residual_ar)):
+            if steps < order:
+                raise ValueError(f"Received an invalid value for argument `history`: the model's autoregression reads "
+                                 f"the last {name}={order} steps, got {steps}.")
         past_exog = _check_series(past_exog, "past_exog", batch, steps, c.exog_size, "window exogenous features")
         future_exog = _check_series(future_exog, "future_exog", batch, horizon, c.future_exog_size, "future exogenous features")
         if past_exog is not None and past_exog.shape[1] != steps:

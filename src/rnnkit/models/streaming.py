@@ -289,9 +289,10 @@ def open_model_stream(model, batch_size: int, *, grad: bool = False, condition: 
                              f"run one step at a time; call the model on the whole sequence instead.")
         return ClassifierStream(model, cells, batch_size, grad=grad)
     if isinstance(model, Forecaster):
-        if model.config.highway:
-            raise ValueError(f"Received an invalid value for argument `model`: a forecaster with highway="
-                             f"{model.config.highway} reads its last {model.config.highway} values besides the recurrent "
+        if model.config.highway or model.config.residual_ar:
+            name, order = ("highway", model.config.highway) if model.config.highway else ("residual_ar", model.config.residual_ar)
+            raise ValueError(f"Received an invalid value for argument `model`: a forecaster with {name}="
+                             f"{order} reads its last {order} values besides the recurrent "
                              f"state, which a stream does not keep; call the model on windows instead.")
         return ForecasterStream(model, cells, batch_size, grad=grad)
     if isinstance(model, SequenceTagger):

@@ -95,6 +95,10 @@ class Task:
             validation = ArrayLoader(v.inputs, v.targets, batch_size=max(config.batch_size, 256), shuffle=False)
         return TrainingData(train, validation)
 
+    def weight_decay(self, config: RunConfig) -> float:
+        """Adam's L2 penalty on every weight (``grad += weight_decay * w``) from the task's options; 0: none."""
+        return 0.0
+
     def lr_scheduler(self, optimizer, config: RunConfig):
         """A torch LR scheduler for ``optimizer`` (stepped once per epoch; ReduceLROnPlateau with the
         validation loss, or the training loss without validation data), or None for a constant rate."""

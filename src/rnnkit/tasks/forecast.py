@@ -23,6 +23,13 @@ as a model in use sees it; the MASE scale is the same in-sample naive error.
 log, differencing and scaling) to the recurrent forecast, the highway of LSTNet
 (``ForecasterConfig.highway``).
 
+``residual_ar = p`` makes a hybrid (Zhang 2003): a linear AR(p) fitted by least squares on the
+training windows' span of the modeled series (after log, differencing and scaling) is the fixed
+offset of the forecast and the recurrent network learns its residual
+(``ForecasterConfig.residual_ar``); the fitted coefficients are saved in the run's model config.
+``weight_decay = w`` (Adam's L2 penalty) pulls the network's weights, and with them its part of
+the forecast (its head starts at zero), toward zero: with nothing to learn it stays near the AR.
+
 ``ensemble = M`` trains M models of the same configuration (own initializations, same batches)
 and averages their forecasts (``rnnkit.models.ForecasterEnsemble``).
 """
@@ -56,6 +63,8 @@ class ForecastOptions:
     season: int = 1  # m of MASE's naive forecast; built-in sets set their own
     ensemble: int = 1  # models trained side by side whose forecasts are averaged
     highway: int = 0  # p: a linear autoregression on the last p modeled values beside the LSTM (LSTNet); 0: none
+    residual_ar: int = 0  # p: a fixed least-squares AR(p) as offset, the LSTM learns its residual (hybrid); 0: none
+    weight_decay: float = 0.0  # Adam's L2 penalty on the network's weights (with residual_ar: pulls it toward the AR)
 
     def __post_init__(self):
         check_choice(self.strategy, ("direct", "recursive"), "strategy")
@@ -69,6 +78,14 @@ class ForecastOptions:
         if isinstance(self.highway, bool) or not isinstance(self.highway, int) or not 0 <= self.highway <= self.lookback:
             raise ValueError(f"Received an invalid value for option `highway`: expected an integer from 0 to lookback "
                              f"({self.lookback}), got {self.highway!r}.")
+        if isinstance(self.residual_ar, bool) or not isinstance(self.residual_ar, int) \
+                or not 0 <= self.residual_ar <= self.lookback:
+            raise ValueError(f"Received an invalid value for option `residual_ar`: expected an integer from 0 to "
+                             f"lookback ({self.lookback}), got {self.residual_ar!r}.")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or not 0 <= self.weight_decay < math.inf:
+            raise ValueError(f"Received an invalid value for option `weight_decay`: expected a finite number >= 0, "
+                             f"got {self.weight_decay!r}.")
         if self.test_size < 0:
             raise ValueError(f"Received an invalid value for option `test_size`: expected >= 0, got {self.test_size}.")
 
@@ -80,15 +97,18 @@ class ForecastTask(Task):
 
     def defaults(self, dataset):
         # Built-in series: an ensemble of 5 (a rule fixed in advance); lookback and the recursive
-        # strategy chosen on a validation tail of the training part (benchmarks/forecast_selection.md).
+        # strategy chosen on a validation tail of the training part, airline's hybrid AR(12) + LSTM on
+        # the residual with weight decay on rolling origins (sunspots: AR(11)) (benchmarks/forecast_selection.md).
         dataset = (dataset or "").lower()
         if dataset == "airline":
             return {"epochs": 300, "hidden": 32, "batch_size": 16, "lr": 3e-3, "validation": 0.0,
                     "options": {"lookback": 24, "horizon": 12, "strategy": "recursive", "log": True,
-                                "difference": [12], "season": 12, "ensemble": 5}}
+                                "difference": [12], "season": 12, "ensemble": 5,
+                                "residual_ar": 12, "weight_decay": 0.01}}  # round 9b: hybrid chosen on rolling origins
         if dataset == "sunspots":
             return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3,
-                    "options": {"lookback": 22, "horizon": 11, "strategy": "recursive", "season": 1, "ensemble": 5}}
+                    "options": {"lookback": 22, "horizon": 11, "strategy": "recursive", "season": 1, "ensemble": 5,
+                                "residual_ar": 11, "weight_decay": 0.01}}  # round 9b, as airline
         return {"epochs": 100, "hidden": 32, "batch_size": 16, "lr": 3e-3}
 
     # ---- data -------------------------------------------------------------------------------
@@ -136,22 +156,35 @@ class ForecastTask(Task):
                      "lookback": options.lookback, "horizon": options.horizon, "strategy": options.strategy,
                      "difference": lags}
         test = Split((torch.as_tensor(values[:cut]),), torch.as_tensor(values[cut:]))  # history, truth
-        model_config = self._model_config(config, options, len(columns))
+        ar_span = scaled[:n_train + windows.inputs.shape[1] + windows.targets.shape[1] - 1]  # what training windows see
+        model_config = self._model_config(config, options, len(columns), ar_span)
         summary = (f"{source}: {steps} steps of {len(columns)} series, last {test_size} held out; "
                    f"{len(windows)} training windows (lookback {options.lookback}, horizon {options.horizon})")
         return Prepared(train, validation, test, model_config, new_state, summary)
 
-    def _model_config(self, config, options, target_size):
+    def _model_config(self, config, options, target_size, ar_span):
         from rnnkit.models import ForecasterConfig
+        from rnnkit.models.autoregression import fit_autoregression
+
+        coefficients = ()
+        if options.residual_ar:
+            if len(ar_span) < 2 * options.residual_ar + 1:
+                raise ValueError(f"Received an invalid value for option `residual_ar`: an AR({options.residual_ar}) "
+                                 f"needs {2 * options.residual_ar + 1} training steps to fit, got {len(ar_span)}.")
+            coefficients = fit_autoregression(ar_span, options.residual_ar).tolist()
 
         forecaster = ForecasterConfig(horizon=options.horizon if options.strategy == "direct" else 1, target_size=target_size,
                                       lookback=options.lookback, strategy=options.strategy, cell=config.cell,
                                       hidden_size=config.hidden, num_layers=config.layers,
                                       bidirectional=config.bidirectional, dropout=config.dropout,
-                                      highway=options.highway).to_dict()
+                                      highway=options.highway, residual_ar=options.residual_ar,
+                                      ar_coefficients=coefficients).to_dict()
         return forecaster if options.ensemble == 1 else {**forecaster, "members": options.ensemble}
 
     # ---- model, loss, metrics ---------------------------------------------------------------
+    def weight_decay(self, config) -> float:
+        return float(self.options(config).weight_decay)
+
     def build_model(self, model_config) -> nn.Module:
         from rnnkit.models import Forecaster, ForecasterConfig, ForecasterEnsemble
 

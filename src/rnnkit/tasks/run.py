@@ -74,7 +74,7 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
                          f"expected 'val_loss' or 'last', got {config.keep!r}.")
     keep = type("KeepBestCallback", (KeepBest, Callback), {})(config.keep)
     data = task.training_data(prepared, config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=task.weight_decay(config))
     trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=metrics,
                       clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
                       progress_stream=sys.stderr, tbptt=data.tbptt, **schedule(task, optimizer, config, len(data.train)))
