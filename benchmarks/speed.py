@@ -201,6 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hiddens", default="", help="comma-separated subset of the grid's hidden sizes")
     parser.add_argument("--steps", default="", help="comma-separated subset of the grid's sequence lengths")
     parser.add_argument("--sections", default="points,stream,gflops", help="which parts to measure")
+    parser.add_argument("--modes", default="train,infer", help="comma-separated subset of train,infer (points only)")
     parser.add_argument("--merge", action="store_true", help="update the rows of the existing --out file, keep the rest")
     parser.add_argument("--label", default=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                         help="name of this run, recorded with every row it measures")
@@ -231,7 +232,7 @@ def main(argv=None) -> int:
     grid = grid_points(args.quick, _ints(args.batches), _ints(args.hiddens), _ints(args.steps))
     for batch, hidden, steps in (grid if "points" in sections else []):
         for cell in args.cells.split(","):
-            for mode in ("train", "infer"):
+            for mode in args.modes.split(","):
                 runners = {}
                 for impl in impls:
                     if impl in ("loop", "jax", "keras") and hidden > args.peer_max_hidden:

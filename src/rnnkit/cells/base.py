@@ -44,6 +44,12 @@ class RecurrentCell(nn.Module):
     gate_names: tuple[str, ...] = ()
     state_type: type = tuple
     family: str = "cell"
+    # Defaults of options only some cells have. The kernels ask for them on every call, and a
+    # missing attribute on an nn.Module costs an AttributeError with a formatted message
+    # (microseconds each, several per layer call at batch 1).
+    layer_norm: bool = False
+    proj_size: int = 0
+    recurrent_dropout: float = 0.0
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnnkit.cli.errors import CLIError
 from rnnkit.cli.rundir import RunWriter, check_out_dir
-from rnnkit.tasks.config import TASK_NAMES, CELL_NAMES, LR_SCHEDULES, parse_option_value, read_toml, resolve
+from rnnkit.tasks.config import TASK_NAMES, CELL_NAMES, KEEP_CHOICES, LR_SCHEDULES, parse_option_value, read_toml, resolve
 
 S = argparse.SUPPRESS
 
@@ -35,6 +35,9 @@ def register(commands) -> None:
     p.add_argument("--clip-norm", dest="clip_norm", type=float, default=S, metavar="X", help="0 turns clipping off")
     p.add_argument("--validation", type=float, default=S, metavar="FRACTION",
                    help="part of the training data held out for validation (default 0.1)")
+    p.add_argument("--keep", choices=KEEP_CHOICES, default=S,
+                   help="which epoch's weights the run keeps: lowest val_loss (default), highest val_accuracy "
+                        "(tag's default), or the last")
     p.add_argument("--option", "-o", dest="options", action="append", default=S, metavar="KEY=VALUE",
                    help="task-specific option, repeatable (e.g. -o pooling=mean, -o target=passengers)")
     p.add_argument("--config", metavar="FILE", help="TOML file of options; the command line overrides it")

@@ -144,13 +144,22 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     if x.device.type != "cpu" or extension.load_extension() is None:
         return True
     family = layer.cell_grid()[0][0].family
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in layer.parameters()))
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p is not None and p.requires_grad for p in _own_parameters(layer)))
     if needs_grad and family in ("gru", "rnn"):
         return False
     small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
     if family == "lstm" and layer.hidden_size >= LSTM_VENDOR_MIN_HIDDEN:
         small = x.shape[0] <= 4
     return not small
+
+
+def _own_parameters(layer):
+    """The layer's parameters: the torch drop-ins register every cell's parameters on the layer
+    itself, so its ``_parameters`` dict holds them all and the recursive walk of
+    ``parameters()`` (a few microseconds a call) is needed only for other modules."""
+    if not layer._modules:
+        return layer._parameters.values()
+    return layer.parameters()
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:

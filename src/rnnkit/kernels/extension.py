@@ -29,6 +29,15 @@ NAME = "rnnkit_fused"
 # float32 gate math is written to vectorize (see csrc/fused.cpp).
 CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"]
 
+
+def _headers_flag() -> str:
+    """A define holding a hash of the headers fused.cpp includes: torch versions a cached build
+    by its sources and flags only, so without it an edited header could leave a stale binary."""
+    digest = hashlib.sha1()
+    for header in sorted(SOURCE.parent.glob("*.h")):
+        digest.update(header.name.encode() + header.read_bytes())
+    return f"-DRNNKIT_HEADERS_{digest.hexdigest()[:12]}"
+
 _lock = threading.Lock()
 _state: dict = {"module": None, "reason": None, "tried": False}
 
@@ -116,7 +125,8 @@ def load_extension(verbose: bool = False):
                 folder = cache_dir()
                 folder.mkdir(parents=True, exist_ok=True)
                 _remove_stale_lock(folder)
-                module = load(name=NAME, sources=[str(SOURCE)], extra_cflags=CFLAGS, build_directory=str(folder),
+                module = load(name=NAME, sources=[str(SOURCE)], extra_cflags=CFLAGS + [_headers_flag()],
+                              build_directory=str(folder),
                               verbose=verbose)
             except Exception as error:  # a failed compile must not break the library: fall back
                 reason = f"building the C++ extension failed: {type(error).__name__}: {str(error).strip()[-400:]}"

@@ -28,7 +28,9 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
-from rnnkit.kernels.fused_layer_norm import scan_layer_norm_lstm
+from rnnkit.kernels.fused_inference import gradient_can_flow, scan_inference, serves
+from rnnkit.kernels.fused_layer_norm import LayerNormLSTMFunction
+from rnnkit.kernels.projected import ProjectedScan
 
 def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     """An absent optional argument as the empty tensor the C++ side checks for."""
@@ -156,27 +158,37 @@ def unsupported_reason(cell, x_proj: torch.Tensor) -> Optional[str]:
 def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
     """Run ``cell`` over raw time-major inputs (T, B, I) on the fused kernel.
 
-    The input projection of all steps is one GEMM here (``cell.project_input``; for the
-    layer-normalized LSTM only ``W_ih x``, whose normalization runs in C++).
+    The input projection of all steps is one GEMM, done with the recurrence as one autograd
+    node (``kernels/projected.py``): ``W_ih x + b_ih`` (+ ``b_hh`` folded in where the kernel
+    takes it so); for the layer-normalized LSTM only ``W_ih x``, whose normalization runs in C++.
     mask: (T, B, 1) bool or None; dmask: (B, H) recurrent-dropout mask or None.
+    Where no gradient can flow, LSTM and GRU cells run the forward-only kernels of
+    ``kernels/fused_inference.py`` instead (same math, nothing saved, input projections in
+    cached blocks of steps).
     Returns (outputs (T, B, H), final state) like ``scan_reference``.
     """
     step_mask = None if mask is None else mask.squeeze(-1).contiguous()  # (T, B)
+    if serves(cell) and not gradient_can_flow(cell, inputs, state):
+        return scan_inference(cell, inputs, state, step_mask, dmask)  # forward alone, nothing saved
     family = cell.family
-    if family == "lstm" and getattr(cell, "layer_norm", False):
-        out, (h, c) = scan_layer_norm_lstm(cell, inputs, state, step_mask, dmask)
-        return out, cell.state_type(h, c)
     w = cell.weights()
-    x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
-    if family == "gru" and cell.reset_after:
-        out, h = apply_function(GRUFunction, x_proj, state.h, w.weight_hh, w.bias_hh, step_mask, dmask)
-        return out, cell.state_type(h)
-    x = x_proj if w.bias_hh is None else x_proj + w.bias_hh  # (T, B, G*H): fold the recurrent bias in
-    if family == "lstm":
-        out, h, c = apply_function(LSTMFunction, x, state.h, state.c, w.weight_hh, step_mask, dmask)
+    if family == "lstm" and getattr(cell, "layer_norm", False):
+        ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
+        out, h, c = apply_function(ProjectedScan, LayerNormLSTMFunction, inputs, w.weight_ih, None, None, state.h,
+                                   state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh, *cell.layer_norm_weights(),
+                                   step_mask, dmask)
         return out, cell.state_type(h, c)
-    if family == "gru":
-        out, h = apply_function(GRUOriginalFunction, x, state.h, w.weight_hh, step_mask, dmask)
-        return out, cell.state_type(h)
-    out, h = apply_function(RNNFunction, x, state.h, w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
+    if family == "lstm":
+        out, h, c = apply_function(ProjectedScan, LSTMFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
+                                   state.c, w.weight_hh, step_mask, dmask)
+        return out, cell.state_type(h, c)
+    if family == "gru" and cell.reset_after:
+        out, h = apply_function(ProjectedScan, GRUFunction, inputs, w.weight_ih, w.bias_ih, None, state.h,
+                                w.weight_hh, w.bias_hh, step_mask, dmask)
+    elif family == "gru":
+        out, h = apply_function(ProjectedScan, GRUOriginalFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
+                                w.weight_hh, step_mask, dmask)
+    else:
+        out, h = apply_function(ProjectedScan, RNNFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
+                                w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
     return out, cell.state_type(h)

@@ -5,12 +5,13 @@ Ba, Kiros and Hinton (2016), equations (20)-(22), as ``LayerNormLSTMCell`` state
     a_t = gamma_ih * LN(W_ih x_t) + b_ih + b_hh + gamma_hh * LN(W_hh h_{t-1})      (B, 4H)
     c_t = f * c_{t-1} + i * g,        h_t = o * tanh(gamma_c * LN(c_t) + beta_c)
 
-The input product ``W_ih x_t`` of all steps is one GEMM (``F.linear`` without bias, so autograd
-gives dW_ih and dx from it); everything after it, the normalization of the input product
-included, is one C++ call per layer and direction forward (``lstm_ln_forward``) and one
-backward (``lstm_ln_backward``). With yhat = LN(v) = (v - mean) * rstd, the backward of each
-normalization is ``dv = rstd * (dy - mean(dy) - yhat * mean(dy * yhat))`` with dy the gradient
-of yhat; the gains' and biases' gradients are summed over all rows in double precision.
+The input product ``W_ih x_t`` of all steps is one GEMM without bias (done together with this
+Function as one autograd node by ``kernels/projected.py``, which also gives dW_ih and dx);
+everything after it, the normalization of the input product included, is one C++ call per
+layer and direction forward (``lstm_ln_forward``) and one backward (``lstm_ln_backward``).
+With yhat = LN(v) = (v - mean) * rstd, the backward of each normalization is
+``dv = rstd * (dy - mean(dy) - yhat * mean(dy * yhat))`` with dy the gradient of yhat; the gains' and biases'
+gradients are summed over all rows in double precision.
 The backward saves the mean and rstd of each input row, not the normalized rows: it recomputes
 them from ``W_ih x_t``, which it keeps anyway.
 """
@@ -20,10 +21,8 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from rnnkit.kernels.apply import apply_function
 from rnnkit.kernels.extension import load_extension
 
 LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
@@ -69,15 +68,3 @@ class LayerNormLSTMFunction(torch.autograd.Function):
         d_b_hh = (d_b.clone() if ctx.biases[0] else d_b) if ctx.biases[1] else None
         return dxw, dh0, dc0, dw, d_ih, d_b_ih, d_b_hh, d_hh, d_cg, d_cb, None, None
 
-
-def scan_layer_norm_lstm(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor]):
-    """Run a ``LayerNormLSTMCell`` over raw time-major inputs (T, B, I) on the fused kernel.
-
-    mask: (T, B) bool or None; dmask: (B, H) or None. Returns (outputs (T, B, H), (h_T, c_T)).
-    """
-    w = cell.weights()
-    ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
-    xw = F.linear(inputs, w.weight_ih)  # (T, B, 4H): the one input GEMM; its LN happens in C++
-    out, h, c = apply_function(LayerNormLSTMFunction, xw, state.h, state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh,
-                                            *cell.layer_norm_weights(), mask, dmask)
-    return out, (h, c)

@@ -137,7 +137,7 @@ class RecurrentLayerBase(nn.Module):
                 self.cell_grid(), x, states, lengths, dropout=self.dropout, training=self.training,
                 merge_mode=self.merge_mode, backend=self.backend, record=record, strict=getattr(self, "strict", False),
             )
-        self.last_backend = choices
+        self.__dict__["last_backend"] = choices  # a plain attribute: skip nn.Module.__setattr__'s checks
         output, final_state = self._finish(out, finals, context)
         return output, final_state, traces, context
 

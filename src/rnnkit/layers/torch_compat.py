@@ -170,7 +170,10 @@ class _TorchRNNBase(RecurrentLayerBase):
 
     def _finish(self, out, finals, context):
         packed, batched, sorted_indices, unsorted_indices, lengths = context
-        stacked = [torch.stack([state[i] for row in finals for state in row]) for i in range(self.state_parts)]
+        if len(finals) == 1 and len(finals[0]) == 1:  # one layer, one direction: a view, not a copy
+            stacked = [part.unsqueeze(0) for part in finals[0][0]]
+        else:
+            stacked = [torch.stack([state[i] for row in finals for state in row]) for i in range(self.state_parts)]
         if packed:
             full = lengths if lengths is not None else torch.full((out.shape[1],), out.shape[0], dtype=torch.int64)
             order = sorted_indices if sorted_indices is not None else torch.arange(out.shape[1], device=out.device)

@@ -10,6 +10,15 @@ in advance for the horizon f_{t+1..t+H} (B, H, F) (calendar, planned prices, ...
                appended to the window ([y_hat; f] as the new row, the oldest row dropped)
                and the model runs again, H times (so any horizon can be asked for later)
 
+``highway = p`` adds a linear autoregression on the last p target values to the forecast, the
+"highway" of LSTNet (Lai et al. 2018), one weight vector shared by every target column:
+
+    y_hat_{t+s} = (W [z; f] + b)_s + sum_{k=1..p} a_{s,k} y_{t-p+k} + c_s        s = 1..S
+
+The linear part carries the level and the linear (seasonal, cyclic) structure that a small
+recurrent network extrapolates poorly over many fed-back steps; the recurrent part models what
+it leaves.
+
 Recursive forecasting needs the exogenous row of each new step, so it takes either no window
 exogenous features (E = 0) or the same ones known for the future (E = F). A recursive model can
 be trained on one-step targets (``horizon=1``, teacher forcing) or through its own feedback
@@ -50,6 +59,7 @@ class ForecasterConfig(ModelConfig):
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
+    highway: int = 0  # p: linear autoregression on the last p target values added to the forecast (0: none)
 
     def __post_init__(self):
         check_positive_int(self.horizon, "horizon")
@@ -58,6 +68,11 @@ class ForecasterConfig(ModelConfig):
         check_nonnegative_int(self.future_exog_size, "future_exog_size")
         check_optional_positive_int(self.lookback, "lookback")
         check_choice(self.strategy, STRATEGIES, "strategy")
+        check_nonnegative_int(self.highway, "highway")
+        if self.lookback is not None and self.highway > self.lookback:
+            raise ValueError(f"Received an invalid value for argument `highway`: the autoregression reads the last "
+                             f"`highway` steps of a window of lookback={self.lookback} steps, so it needs highway <= "
+                             f"{self.lookback}, got {self.highway}.")
         check_encoder_fields(self)
         if self.strategy == "recursive" and self.exog_size not in (0, self.future_exog_size):
             raise ValueError(
@@ -94,6 +109,7 @@ class Forecaster(nn.Module):
                                                      c.num_layers, c.bidirectional, c.dropout))
         steps = c.horizon if c.strategy == "direct" else 1
         self.head = nn.Linear(self.encoder.output_size + steps * c.future_exog_size, steps * c.target_size)
+        self.highway = nn.Linear(c.highway, steps) if c.highway else None  # shared by the target columns
 
     def _predict(self, window: torch.Tensor, future: Optional[torch.Tensor]) -> torch.Tensor:
         """Head on the encoded window (B, L, T+E) and future exog (B, S, F) -> (B, S, T)."""
@@ -101,7 +117,11 @@ class Forecaster(nn.Module):
         features = self.encoder.final_hidden(states)  # (B, D*H)
         if future is not None:
             features = torch.cat([features, future.flatten(1)], dim=-1)
-        return self.head(features).view(window.shape[0], -1, self.config.target_size)
+        out = self.head(features).view(window.shape[0], -1, self.config.target_size)  # (B, S, T)
+        if self.highway is not None:
+            recent = window[:, -self.config.highway:, :self.config.target_size]  # (B, p, T)
+            out = out + self.highway(recent.transpose(1, 2)).transpose(1, 2)  # (B, T, S) -> (B, S, T)
+        return out
 
     def forward(self, history: torch.Tensor, past_exog=None, future_exog=None, *, horizon: Optional[int] = None):
         c = self.config
@@ -117,6 +137,9 @@ class Forecaster(nn.Module):
         if c.lookback is not None and steps != c.lookback:
             raise ValueError(f"Received an invalid value for argument `history`: expected lookback={c.lookback} steps, "
                              f"got {steps}.")
+        if steps < c.highway:
+            raise ValueError(f"Received an invalid value for argument `history`: the model's autoregression reads the "
+                             f"last highway={c.highway} steps, got {steps}.")
         past_exog = _check_series(past_exog, "past_exog", batch, steps, c.exog_size, "window exogenous features")
         future_exog = _check_series(future_exog, "future_exog", batch, horizon, c.future_exog_size, "future exogenous features")
         if past_exog is not None and past_exog.shape[1] != steps:

@@ -289,6 +289,10 @@ def open_model_stream(model, batch_size: int, *, grad: bool = False, condition: 
                              f"run one step at a time; call the model on the whole sequence instead.")
         return ClassifierStream(model, cells, batch_size, grad=grad)
     if isinstance(model, Forecaster):
+        if model.config.highway:
+            raise ValueError(f"Received an invalid value for argument `model`: a forecaster with highway="
+                             f"{model.config.highway} reads its last {model.config.highway} values besides the recurrent "
+                             f"state, which a stream does not keep; call the model on windows instead.")
         return ForecasterStream(model, cells, batch_size, grad=grad)
     if isinstance(model, SequenceTagger):
         return ModelStream(model, cells, batch_size, embedding=model.inputs.embedding, head=model.head, grad=grad)

@@ -31,6 +31,7 @@ from rnnkit.errors import check_choice, describe
 TASK_NAMES = ("classify", "tag", "translate", "lm", "forecast")
 CELL_NAMES = ("lstm", "gru", "rnn")
 LR_SCHEDULES = ("constant", "cosine")
+KEEP_CHOICES = ("val_loss", "val_accuracy", "last")  # which epoch's weights a run keeps (tasks/run.py)
 
 
 def _check_number(value, name, *, integer=False, low=None, low_open=False, high=None):
@@ -64,12 +65,14 @@ class RunConfig:
     seed: int = 0
     clip_norm: float = 1.0  # gradient norm clipping; 0 turns it off
     validation: float = 0.1  # fraction of the training part held out for validation
+    keep: str = "val_loss"  # the epoch kept: lowest validation loss, highest validation accuracy, or the last
     options: Mapping[str, Any] = field(default_factory=dict)  # task-specific, checked by the task
 
     def __post_init__(self):
         check_choice(self.task, TASK_NAMES, "task")
         check_choice(self.cell, CELL_NAMES, "cell")
         check_choice(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
+        check_choice(self.keep, KEEP_CHOICES, "keep")
         if (self.dataset is None) == (self.data is None):
             raise ValueError(
                 "Received an invalid value for options `--dataset` and `--data`: expected exactly one of them "

@@ -19,6 +19,10 @@ It also reports the same three metrics for rolling-origin one-step forecasts (``
 ``mase_1step``, ``rmse_1step``): each held-out step forecast from the true history before it,
 as a model in use sees it; the MASE scale is the same in-sample naive error.
 
+``highway = p`` adds a linear autoregression on the last p values of the modeled series (after
+log, differencing and scaling) to the recurrent forecast, the highway of LSTNet
+(``ForecasterConfig.highway``).
+
 ``ensemble = M`` trains M models of the same configuration (own initializations, same batches)
 and averages their forecasts (``rnnkit.models.ForecasterEnsemble``).
 """
@@ -51,6 +55,7 @@ class ForecastOptions:
     scaler: str = "standard"
     season: int = 1  # m of MASE's naive forecast; built-in sets set their own
     ensemble: int = 1  # models trained side by side whose forecasts are averaged
+    highway: int = 0  # p: a linear autoregression on the last p modeled values beside the LSTM (LSTNet); 0: none
 
     def __post_init__(self):
         check_choice(self.strategy, ("direct", "recursive"), "strategy")
@@ -61,6 +66,9 @@ class ForecastOptions:
         if any(isinstance(lag, bool) or not isinstance(lag, int) or lag < 1 for lag in self.difference):
             raise ValueError(f"Received an invalid value for option `difference`: expected positive integer lags, "
                              f"got {list(self.difference)}.")
+        if isinstance(self.highway, bool) or not isinstance(self.highway, int) or not 0 <= self.highway <= self.lookback:
+            raise ValueError(f"Received an invalid value for option `highway`: expected an integer from 0 to lookback "
+                             f"({self.lookback}), got {self.highway!r}.")
         if self.test_size < 0:
             raise ValueError(f"Received an invalid value for option `test_size`: expected >= 0, got {self.test_size}.")
 
@@ -139,7 +147,8 @@ class ForecastTask(Task):
         forecaster = ForecasterConfig(horizon=options.horizon if options.strategy == "direct" else 1, target_size=target_size,
                                       lookback=options.lookback, strategy=options.strategy, cell=config.cell,
                                       hidden_size=config.hidden, num_layers=config.layers,
-                                      bidirectional=config.bidirectional, dropout=config.dropout).to_dict()
+                                      bidirectional=config.bidirectional, dropout=config.dropout,
+                                      highway=options.highway).to_dict()
         return forecaster if options.ensemble == 1 else {**forecaster, "members": options.ensemble}
 
     # ---- model, loss, metrics ---------------------------------------------------------------

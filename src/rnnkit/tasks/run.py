@@ -2,7 +2,7 @@
 
 ``train_run(config, out_dir)`` is what ``rnnkit train`` does: prepare the data, build the
 model, fit with ``rnnkit.train.Trainer`` (Adam, gradient-norm clipping, the weights of the
-epoch with the best validation loss kept), evaluate on the test part, and write the files of a
+epoch with the best validation loss kept, or as ``config.keep`` says), evaluate on the test part, and write the files of a
 run directory (see ``rnnkit.cli.rundir``). Weights are stored as safetensors, everything else
 as JSON: loading a run never unpickles anything.
 """
@@ -26,20 +26,38 @@ WEIGHTS = "model.safetensors"
 
 
 class KeepBest:
-    """Callback: remember the weights of the epoch with the lowest validation loss and put them
-    back when training ends (without validation data it keeps the last epoch)."""
+    """Callback: remember the weights of the best epoch by ``monitor`` and put them back when
+    training ends (without validation data, or with ``monitor="last"``, the last epoch stays).
 
-    def __init__(self):
-        self.best, self.best_epoch, self.weights = math.inf, None, None
+    ``val_loss``: the lowest validation loss; ``val_accuracy``: the highest validation accuracy,
+    a tie going to the lower validation loss (the task's own metric: a tagger's loss can rise
+    on a few confident mistakes while more tokens become right)."""
+
+    def __init__(self, monitor: str = "val_loss"):
+        self.monitor = monitor
+        self.best, self.best_epoch, self.weights = None, None, None
 
     def on_train_begin(self, trainer): ...
     def on_epoch_begin(self, trainer, epoch): ...
     def on_batch_end(self, trainer, step, logs): ...
 
+    def score(self, logs):
+        """A tuple that is larger for a better epoch, or None when the logs cannot rank it."""
+        loss = logs.get("val_loss")
+        if loss is None or not math.isfinite(loss):
+            return None
+        if self.monitor == "val_accuracy":
+            accuracy = logs.get("val_accuracy")
+            return None if accuracy is None or not math.isfinite(accuracy) else (accuracy, -loss)
+        return (-loss,)
+
     def on_epoch_end(self, trainer, epoch, logs):
-        value = logs.get("val_loss")
-        if value is not None and math.isfinite(value) and value < self.best:
-            self.best, self.best_epoch = value, epoch
+        if self.monitor == "last":  # nothing to copy: the weights at the end are the ones kept
+            self.best_epoch = epoch
+            return
+        score = self.score(logs)
+        if score is not None and (self.best is None or score > self.best):
+            self.best, self.best_epoch = score, epoch
             self.weights = copy.deepcopy(trainer.model.state_dict())
 
     def on_train_end(self, trainer):
@@ -52,10 +70,14 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
     after the one that keeps the best epoch (benchmarks use them to record curves)."""
     from rnnkit.train import Callback, Trainer
 
-    keep = type("KeepBestCallback", (KeepBest, Callback), {})()
+    metrics = task.train_metrics() or None
+    if config.keep == "val_accuracy" and "accuracy" not in (metrics or {}):
+        raise ValueError(f"Received an invalid value for option `keep`: task {task.name!r} logs no validation accuracy; "
+                         f"expected 'val_loss' or 'last', got {config.keep!r}.")
+    keep = type("KeepBestCallback", (KeepBest, Callback), {})(config.keep)
     data = task.training_data(prepared, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=task.train_metrics() or None,
+    trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=metrics,
                       clip_norm=config.clip_norm or None, callbacks=[keep, *callbacks], seed=config.seed, progress=progress,
                       progress_stream=sys.stderr, tbptt=data.tbptt, **schedule(task, optimizer, config, len(data.train)))
     history = trainer.fit(data.train, epochs=config.epochs, validation_data=data.validation)

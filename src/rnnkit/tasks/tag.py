@@ -49,7 +49,8 @@ class TagTask(Task):
     metric_names = ("accuracy",)
 
     def defaults(self, dataset):
-        return {"epochs": 10, "hidden": 64, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "bidirectional": True}
+        return {"epochs": 10, "hidden": 64, "batch_size": 32, "lr": 3e-3, "lr_schedule": "cosine", "bidirectional": True,
+                "keep": "val_accuracy"}
 
     def prepare(self, config: RunConfig, state: Optional[dict] = None, *, test_only: bool = False) -> Prepared:
         from rnnkit.data.vocab import Vocab

@@ -776,6 +776,9 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
   return {dx, dh, dw};
 }
 
+// Forward-only kernels for inference (no saved states, input projections in cached blocks).
+#include "inference.h"
+
 bool uses_direct_blas() { return sgemm_ != nullptr && dgemm_ != nullptr; }
 bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_compute != nullptr; }
 
@@ -791,6 +794,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_nr_backward", &gru_nr_backward);
   m.def("rnn_forward", &rnn_forward);
   m.def("rnn_backward", &rnn_backward);
+  m.def("lstm_infer", &lstm_infer);
+  m.def("gru_infer", &gru_infer);
   m.def("uses_direct_blas", &uses_direct_blas);
   m.def("uses_packed_gemm", &uses_packed_gemm);
 }
