@@ -12,6 +12,7 @@ a unidirectional ``RecurrentStack``.
 
 from rnnkit.models.attention import Attention, BahdanauAttention, LuongAttention, masked_softmax
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier, masked_pool
+from rnnkit.models.classifier_ensemble import ClassifierEnsemble
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.decoding import Decoded, beam_search, greedy_search, length_penalty
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder, check_token_ids
@@ -44,7 +45,7 @@ def build_model(kind: str, config):
 __all__ = [
     "ModelConfig", "MODELS", "build_model",
     "EncoderConfig", "SequenceEncoder", "check_token_ids",
-    "ClassifierConfig", "SequenceClassifier", "masked_pool",
+    "ClassifierConfig", "SequenceClassifier", "ClassifierEnsemble", "masked_pool",
     "TaggerConfig", "SequenceTagger",
     "Attention", "BahdanauAttention", "LuongAttention", "masked_softmax",
     "Decoded", "greedy_search", "beam_search", "length_penalty",

@@ -44,10 +44,11 @@ class ForecasterEnsemble(nn.Module):
 
 
 class EachMember(nn.Module):
-    """What the trainer calls for an ensemble: every member's forecast (M, B, H, T), so that the
-    loss (a mean over members of each one's error) trains each member on its own error."""
+    """What the trainer calls for an ensemble: every member's output (forecasts (M, B, H, T), or
+    a ``ClassifierEnsemble``'s logits (M, B, C)), so that the loss (a mean over members of each
+    one's error) trains each member on its own error."""
 
-    def __init__(self, ensemble: ForecasterEnsemble):
+    def __init__(self, ensemble: nn.Module):
         super().__init__()
         self.ensemble = ensemble
 

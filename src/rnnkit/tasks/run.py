@@ -65,7 +65,9 @@ class KeepBest:
             trainer.model.load_state_dict(self.weights)
 
 
-def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: bool = True):
+def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: bool = True, callbacks=()):
+    """Train ``model`` as ``rnnkit train`` does; ``callbacks`` (``rnnkit.train.Callback``) run
+    after the one that keeps the best epoch (benchmarks use them to record curves)."""
     from rnnkit.train import Callback, Trainer
 
     metrics = task.train_metrics() or None
@@ -76,7 +78,7 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
     data = task.training_data(prepared, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=task.weight_decay(config))
     trainer = Trainer(task.training_module(model), loss=task.loss, optimizer=optimizer, metrics=metrics,
-                      clip_norm=config.clip_norm or None, callbacks=[keep], seed=config.seed, progress=progress,
+                      clip_norm=config.clip_norm or None, callbacks=[keep, *callbacks], seed=config.seed, progress=progress,
                       progress_stream=sys.stderr, tbptt=data.tbptt, **schedule(task, optimizer, config, len(data.train)))
     history = trainer.fit(data.train, epochs=config.epochs, validation_data=data.validation)
     return {"history": {k: [float(x) for x in v] for k, v in history.history.items()},
