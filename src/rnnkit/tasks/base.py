@@ -140,3 +140,13 @@ def cross_entropy_accuracy(outputs: torch.Tensor, targets: torch.Tensor, ignore_
 
 def model_config_dict(config) -> Dict[str, Any]:
     return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+
+
+def single_or_ensemble(model_config, config_type, single: Callable, ensemble: Callable) -> nn.Module:
+    """The model a saved ``model_config`` describes: ``single(config)``, or ``ensemble(config, M)``
+    where it records ``members = M > 1`` (absent in single-model runs and in runs saved before
+    ensembles)."""
+    values = dict(model_config)
+    members = values.pop("members", 1)
+    config = config_type.from_dict(values)
+    return single(config) if members == 1 else ensemble(config, members)

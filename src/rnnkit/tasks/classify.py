@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import check_choice
-from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
+from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy, single_or_ensemble
 from rnnkit.tasks.config import RunConfig
 from rnnkit.tasks.splits import split_validation, stratified_test_split
 
@@ -176,10 +176,7 @@ class ClassifyTask(Task):
     def build_model(self, model_config) -> nn.Module:
         from rnnkit.models import ClassifierConfig, ClassifierEnsemble, SequenceClassifier
 
-        values = dict(model_config)
-        members = values.pop("members", 1)  # absent in single-model runs (and in runs saved before ensembles)
-        config = ClassifierConfig.from_dict(values)
-        return SequenceClassifier(config) if members == 1 else ClassifierEnsemble(config, members)
+        return single_or_ensemble(model_config, ClassifierConfig, SequenceClassifier, ClassifierEnsemble)
 
     def training_module(self, model):
         from rnnkit.models import ClassifierEnsemble

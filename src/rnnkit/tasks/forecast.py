@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import check_choice
-from rnnkit.tasks.base import Prepared, Split, Task
+from rnnkit.tasks.base import Prepared, Split, Task, single_or_ensemble
 from rnnkit.tasks.config import RunConfig
 
 
@@ -188,10 +188,7 @@ class ForecastTask(Task):
     def build_model(self, model_config) -> nn.Module:
         from rnnkit.models import Forecaster, ForecasterConfig, ForecasterEnsemble
 
-        values = dict(model_config)
-        members = values.pop("members", 1)  # absent in single-model runs (and in runs saved before ensembles)
-        config = ForecasterConfig.from_dict(values)
-        return Forecaster(config) if members == 1 else ForecasterEnsemble(config, members)
+        return single_or_ensemble(model_config, ForecasterConfig, Forecaster, ForecasterEnsemble)
 
     def training_module(self, model):
         from rnnkit.models.ensemble import EachMember, ForecasterEnsemble
