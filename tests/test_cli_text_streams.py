@@ -97,7 +97,7 @@ def test_lr_schedule_from_the_command_line_and_its_error(tmp_path, capsys):
     assert run_cli("train", "lm", "--data", data, "--out", out, "-o", "seq_len=40", "--lr-schedule", "constant",
                    *FAST) == 0
     assert json.loads((out / "config.json").read_text())["lr_schedule"] == "constant"
-    with pytest.raises(ValueError, match=r"argument `lr_schedule`: expected one of \['constant', 'cosine'\], got 'linear'"):
+    with pytest.raises(ValueError, match=r"argument `lr_schedule`: expected one of \['constant', 'cosine', 'plateau'\], got 'linear'"):
         RunConfig(task="lm", data="x", lr_schedule="linear")
 
 
@@ -193,3 +193,22 @@ def test_cosine_and_a_task_schedule_at_once_is_an_error():
         schedule(task, optimizer, plateau, steps_per_epoch=3)
     cosine = RunConfig(task="classify", dataset="GunPoint", lr_schedule="cosine")
     assert schedule(task, optimizer, cosine, steps_per_epoch=3)["scheduler_interval"] == "step"
+
+
+def test_plateau_is_a_run_level_schedule_for_every_task_and_one_with_classify_option():
+    from rnnkit.tasks.run import schedule
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    tag = RunConfig(task="tag", dataset="stdlib-tag", lr=0.1, lr_schedule="plateau")
+    made = schedule(get_task("tag"), optimizer, tag, steps_per_epoch=3)
+    plateau = made["scheduler"]
+    assert isinstance(plateau, torch.optim.lr_scheduler.ReduceLROnPlateau) and "scheduler_interval" not in made
+    assert (plateau.factor, plateau.patience, plateau.min_lrs[0]) == (0.5, 10, pytest.approx(0.1 / 64))
+    both = RunConfig(task="classify", dataset="GunPoint", lr_schedule="plateau",
+                     options={"lr_schedule": "plateau", "plateau_patience": 4})
+    assert schedule(get_task("classify"), optimizer, both, steps_per_epoch=3)["scheduler"].patience == 4
+    run_level = RunConfig(task="classify", dataset="GunPoint", lr_schedule="plateau", options={"plateau_patience": 3})
+    assert schedule(get_task("classify"), optimizer, run_level, steps_per_epoch=3)["scheduler"].patience == 3
+    assert schedule(get_task("tag"), optimizer, RunConfig(task="tag", dataset="stdlib-tag"), steps_per_epoch=3) == {}
+    with pytest.raises(ValueError, match="lr_schedule.*expected one of.*'plateau'.*got 'step'"):
+        RunConfig(task="tag", dataset="stdlib-tag", lr_schedule="step")

@@ -30,7 +30,8 @@ def register(commands) -> None:
     p.add_argument("--batch-size", dest="batch_size", type=int, default=S, metavar="N")
     p.add_argument("--lr", type=float, default=S, metavar="RATE", help="Adam learning rate (default 1e-3)")
     p.add_argument("--lr-schedule", dest="lr_schedule", choices=LR_SCHEDULES, default=S,
-                   help="constant (default), or cosine: from --lr down to 0 over all training steps")
+                   help="constant (default); cosine: from --lr down to 0 over all training steps; plateau: halve "
+                        "--lr after 10 epochs without a lower loss (classify: -o plateau_patience=N)")
     p.add_argument("--seed", type=int, default=S, metavar="N")
     p.add_argument("--clip-norm", dest="clip_norm", type=float, default=S, metavar="X", help="0 turns clipping off")
     p.add_argument("--validation", type=float, default=S, metavar="FRACTION",

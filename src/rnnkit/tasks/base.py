@@ -104,6 +104,10 @@ class Task:
         validation loss, or the training loss without validation data), or None for a constant rate."""
         return None
 
+    def plateau_patience(self, config: RunConfig) -> int:
+        """Epochs without a lower loss before ``--lr-schedule plateau`` halves the learning rate."""
+        return 10
+
     def train_metrics(self) -> Dict[str, Callable]:
         """Metrics the trainer logs per epoch (on training and validation batches)."""
         return {}

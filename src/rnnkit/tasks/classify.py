@@ -42,8 +42,8 @@ class ClassifyOptions:
     conv: bool = False  # LSTM-FCN: a fully convolutional branch beside the recurrent one
     conv_filters: tuple = (128, 256, 128)
     conv_kernels: tuple = (8, 5, 3)
-    lr_schedule: str = "constant"  # or "plateau": the learning rate halves after `plateau_patience` epochs without a lower loss
-    plateau_patience: int = 10  # epochs without a lower loss (validation loss, else training loss)
+    lr_schedule: str = "constant"  # or "plateau", as --lr-schedule plateau (kept so saved configs and scripts still run)
+    plateau_patience: int = 10  # epochs without a lower loss (validation loss, else training loss), either spelling
     ensemble: int = 1  # models trained side by side whose class probabilities are averaged
 
     def __post_init__(self):
@@ -193,8 +193,12 @@ class ClassifyTask(Task):
         options = self.options(config)
         if options.lr_schedule == "constant":
             return None
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=options.plateau_patience,
-                                                          min_lr=config.lr / 64)
+        from rnnkit.tasks.run import plateau_schedule
+
+        return plateau_schedule(optimizer, config.lr, options.plateau_patience)
+
+    def plateau_patience(self, config):
+        return self.options(config).plateau_patience
 
     def train_metrics(self):
         return {"accuracy": ensemble_accuracy}

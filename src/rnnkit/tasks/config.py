@@ -30,7 +30,7 @@ from rnnkit.errors import check_choice, describe
 
 TASK_NAMES = ("classify", "tag", "translate", "lm", "forecast")
 CELL_NAMES = ("lstm", "gru", "rnn")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 KEEP_CHOICES = ("val_loss", "val_accuracy", "last")  # which epoch's weights a run keeps (tasks/run.py)
 
 
@@ -61,7 +61,7 @@ class RunConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    lr_schedule: str = "constant"  # or "cosine": from lr down to 0 over all steps (tasks/run.py)
+    lr_schedule: str = "constant"  # or "cosine" (per step, down to 0) or "plateau" (halves when the loss stalls; tasks/run.py)
     seed: int = 0
     clip_norm: float = 1.0  # gradient norm clipping; 0 turns it off
     validation: float = 0.1  # fraction of the training part held out for validation

@@ -86,25 +86,39 @@ def fit(task: Task, model, prepared: Prepared, config: RunConfig, *, progress: b
 
 
 def schedule(task: Task, optimizer, config: RunConfig, steps_per_epoch: int) -> dict:
-    """The trainer's ``scheduler`` arguments: the task's own (per epoch, e.g. classify's plateau
-    option) or ``config.lr_schedule`` (per step); both at once is an error."""
-    own, cosine = task.lr_scheduler(optimizer, config), lr_schedule(config, steps_per_epoch)
-    if own is not None and cosine is not None:
+    """The trainer's ``scheduler`` arguments from ``config.lr_schedule`` or the task's own
+    options (classify's older ``-o lr_schedule=plateau``). Both naming the same plateau schedule
+    is one schedule; two different schedules at once is an error."""
+    own = task.lr_scheduler(optimizer, config)
+    if own is not None and config.lr_schedule != "constant" and not (
+            config.lr_schedule == "plateau" and isinstance(own, torch.optim.lr_scheduler.ReduceLROnPlateau)):
         raise ValueError(f"Received an invalid value for option `lr_schedule`: task {task.name!r} already sets a "
-                         f"learning-rate schedule from its own options; expected 'constant', got {config.lr_schedule!r}.")
-    if cosine is not None:
-        return {"scheduler": cosine, "scheduler_interval": "step"}
-    return {"scheduler": own}
+                         f"learning-rate schedule from its own options (e.g. -o lr_schedule=plateau); expected "
+                         f"'constant' or the same schedule, got {config.lr_schedule!r}. Pass -o lr_schedule=constant "
+                         f"to use --lr-schedule {config.lr_schedule}.")
+    if own is not None:
+        return {"scheduler": own}
+    if config.lr_schedule == "plateau":
+        return {"scheduler": plateau_schedule(optimizer, config.lr, task.plateau_patience(config))}
+    cosine = lr_schedule(config, steps_per_epoch)
+    return {} if cosine is None else {"scheduler": cosine, "scheduler_interval": "step"}
+
+
+def plateau_schedule(optimizer, lr: float, patience: int):
+    """``lr_schedule="plateau"``, stepped once per epoch: the learning rate halves after
+    ``patience`` epochs without a lower loss (validation loss, else training loss), down to lr/64
+    (Keras' ReduceLROnPlateau pattern)."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience, min_lr=lr / 64)
 
 
 def lr_schedule(config: RunConfig, steps_per_epoch: int):
-    """None for a constant learning rate; for ``lr_schedule="cosine"``, a per-step factor
+    """None unless ``lr_schedule="cosine"``; then a per-step factor
 
         lr_s = lr * (1 + cos(pi * s / S)) / 2,   S = epochs * steps_per_epoch
 
     that falls from ``lr`` at the first step to 0 at the last (Loshchilov & Hutter 2017, SGDR,
     without restarts)."""
-    if config.lr_schedule == "constant":
+    if config.lr_schedule != "cosine":
         return None
     total = max(1, config.epochs * steps_per_epoch)
     return lambda optimizer: torch.optim.lr_scheduler.LambdaLR(
