@@ -2,6 +2,10 @@
 
 The held-out test part of airline (36 months) and sunspots (30 years) is never read here.
 
+Round 10 (``rolling``, keys ``difference=[...],...``): ``--difference '[1,12]'`` replaces a
+series' fixed differencing lags for every candidate (airline: the airline model's first and
+seasonal differences with the round-9b hybrid), judged on the same origins, seeds and rule.
+
 Round 9b (``rolling``, keys ``residual_ar=p``): the hybrid of a fixed least-squares AR(p) and an
 LSTM trained on its residual (``-o residual_ar=p``), judged on the same origins, seeds and rule
 against the stored runs of the current default (highway 0, no residual AR; the default path is
@@ -26,6 +30,8 @@ training part), candidates window length and direct against recursive forecastin
 
     python benchmarks/forecast_selection.py --threads 1          # rolling-origin runs; writes .json / .md
     python benchmarks/forecast_selection.py --threads 1 --residual-ar default --seeds 0,1,2   # round 9b
+    python benchmarks/forecast_selection.py --threads 1 --only airline --seeds 0,1,2 --residual-ar 12 \
+        --weight-decay 0.01 --difference '[1,12]'                  # round 10
     python benchmarks/forecast_selection.py --report
 """
 
