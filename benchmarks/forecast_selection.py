@@ -2,6 +2,10 @@
 
 The held-out test part of airline (36 months) and sunspots (30 years) is never read here.
 
+Round 10 (``rolling``, keys ``difference=[...],...``): ``--difference '[1,12]'`` replaces a
+series' fixed differencing lags for every candidate (airline: the airline model's first and
+seasonal differences with the round-9b hybrid), judged on the same origins, seeds and rule.
+
 Round 9b (``rolling``, keys ``residual_ar=p``): the hybrid of a fixed least-squares AR(p) and an
 LSTM trained on its residual (``-o residual_ar=p``), judged on the same origins, seeds and rule
 against the stored runs of the current default (highway 0, no residual AR; the default path is
@@ -26,6 +30,8 @@ training part), candidates window length and direct against recursive forecastin
 
     python benchmarks/forecast_selection.py --threads 1          # rolling-origin runs; writes .json / .md
     python benchmarks/forecast_selection.py --threads 1 --residual-ar default --seeds 0,1,2   # round 9b
+    python benchmarks/forecast_selection.py --threads 1 --only airline --seeds 0,1,2 --residual-ar 12 \
+        --weight-decay 0.01 --difference '[1,12]'                  # round 10
     python benchmarks/forecast_selection.py --report
 """
 
@@ -74,26 +80,33 @@ def origin_csv(name: str, origin: int, steps: int) -> Path:
     return path
 
 
-def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0) -> str:
-    """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p[,weight_decay=w]``."""
+def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0, difference: str = "") -> str:
+    """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p[,weight_decay=w]``,
+    round 10's ``difference=[...],`` prefix where the differencing lags differ from the series' fixed ones."""
     key = f"residual_ar={residual_ar}" if residual_ar else str(highway)
-    return key + (f",weight_decay={weight_decay:g}" if weight_decay else "")
+    key += f",weight_decay={weight_decay:g}" if weight_decay else ""
+    return f"difference={difference},{key}" if difference else key
 
 
 def candidate_label(key: str) -> str:
     if key == "0":
         return "none (the current default)"
-    return key if key.startswith("residual_ar") else f"highway={key}"
+    return key if key.startswith(("residual_ar", "difference")) else f"highway={key}"
 
 
-def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0, weight_decay: float = 0.0) -> dict:
+def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0, weight_decay: float = 0.0,
+                  difference: str = "") -> dict:
     from rnnkit.cli.main import main
     from rnnkit.tasks import get_task
 
     ahead, _, _, _, fixed = SERIES[name]
+    if difference:  # round 10: replace the series' fixed differencing lags
+        pairs = [(flag, value) for flag, value in zip(fixed[::2], fixed[1::2]) if not value.startswith("difference=")]
+        fixed = [item for pair in pairs for item in pair] + ["-o", f"difference={difference}"]
     steps = min(ahead, len(training_part(name)[1]) - origin)
     defaults = get_task("forecast").defaults(name)
-    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}-o{origin}-{seed}"
+    lags = difference.strip("[]").replace(",", "_")
+    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}{'-d' + lags if lags else ''}-o{origin}-{seed}"
     argv = ["train", "forecast", "--data", str(origin_csv(name, origin, steps)), "-o", f"test_size={steps}",
             "-o", f"horizon={defaults['options']['horizon']}", "-o", f"highway={highway}",
             "-o", f"residual_ar={residual_ar}", "-o", f"weight_decay={weight_decay}", *fixed,
@@ -190,6 +203,8 @@ def main(argv=None) -> int:
     parser.add_argument("--residual-ar", default="", help="comma-separated residual_ar candidates, or 'default' for "
                         "each series' own (round 9b; the highway is then 0)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 penalty for every candidate (0: none)")
+    parser.add_argument("--difference", default="", help="differencing lags for every candidate, e.g. '[1,12]' "
+                        "(round 10; default: each series' own)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown from the JSON")
     args = parser.parse_args(argv)
@@ -209,14 +224,14 @@ def main(argv=None) -> int:
                 orders = RESIDUAL_AR[name] if args.residual_ar == "default" else [int(p) for p in args.residual_ar.split(",")]
                 candidates = [(0, p) for p in orders]
             for (highway, order), seed, origin in itertools.product(candidates, seeds, SERIES[name][2]):
-                run = run_candidate(name, highway, origin, seed, order, decay)
+                run = run_candidate(name, highway, origin, seed, order, decay, args.difference)
                 fresh = load_results()  # other processes may have written other series meanwhile
-                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order, decay), {}) \
+                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order, decay, args.difference), {}) \
                     .setdefault(str(seed), {})[str(origin)] = run
                 RESULTS.write_text(json.dumps(fresh, indent=2) + "\n")
                 results = fresh
                 value = run.get("metrics", {}).get(SERIES[name][1])
-                print(f"{name} {candidate_label(candidate_key(highway, order, decay))} seed {seed} origin {origin}: {value}",
+                print(f"{name} {candidate_label(candidate_key(highway, order, decay, args.difference))} seed {seed} origin {origin}: {value}",
                       flush=True)
     REPORT.write_text(render(results))
     print(REPORT.read_text())
