@@ -71,18 +71,58 @@ def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) 
     return Choice("reference", f"fallback from {backend!r}: {reason}")
 
 
+# ---- the per-object cache of choices ------------------------------------------------------
+# A batch-1 layer call runs a C++ kernel of ~15 us; the checks behind a choice (configuration,
+# extension, auto rule) cost several microseconds more each call, and their answer changes only
+# when something in its key changes. So each cell or layer keeps its answers in a small dict,
+# keyed on everything the choice reads that can change between calls: backend, strict mode
+# (argument and RNNKIT_STRICT), the extension's state, dtype, device and, for the layer rule,
+# training flag, whether a gradient can flow, batch and steps. The configuration of a cell
+# (family, activations, layer norm) is fixed at construction. Only choices that neither warn
+# nor fall back are stored, so warnings and strict-mode errors behave exactly as without it.
+_CACHE_LIMIT = 16  # distinct keys per object before the dict starts afresh
+
+
+def _remember(owner, key, value):
+    cache = owner.__dict__.get("_dispatch_cache")
+    if cache is None or len(cache) >= _CACHE_LIMIT:
+        cache = owner.__dict__["_dispatch_cache"] = {}
+    cache[key] = value
+    return value
+
+
+def _recall(owner, key):
+    cache = owner.__dict__.get("_dispatch_cache")
+    return _MISSING if cache is None else cache.get(key, _MISSING)
+
+
+_MISSING = object()
+
+
 def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = False, strict: bool = False) -> Choice:
     """Which backend runs ``cell`` over ``x_proj`` (its raw or projected inputs: only their
-    device and dtype matter), and why."""
+    device and dtype matter), and why. CPU answers that neither warn nor fall back are cached
+    on the cell (see ``_remember``)."""
     if record:
         return Choice("reference", "trace() records gates, which only the reference backend exposes")
     if backend == "reference":
         return Choice("reference", "requested")
-    what = type(cell).__name__
     if x_proj.is_cuda:  # GPU fused path (Triton, imported lazily): rnnkit/kernels/gpu.py
         from rnnkit.kernels.gpu import choose_gpu  # noqa: PLC0415
 
         return choose_gpu(cell, x_proj, backend=backend, strict=strict)
+    key = ("cell", backend, strict_mode(strict), extension.unavailable_reason(), x_proj.dtype, x_proj.device,
+           getattr(cell, "recurrent_dropout", 0.0))
+    choice = _recall(cell, key)
+    if choice is _MISSING:
+        choice = _choose_cpu(cell, x_proj, backend, strict)
+        if choice.backend != "reference":
+            _remember(cell, key, choice)
+    return choice
+
+
+def _choose_cpu(cell, x_proj: torch.Tensor, backend: str, strict: bool) -> Choice:
+    what = type(cell).__name__
     reason = unsupported_reason(cell, x_proj)
     if reason is not None:
         return fallback(backend, what, reason, strict, warn=backend == "fused")
@@ -144,13 +184,17 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     if x.device.type != "cpu" or extension.load_extension() is None:
         return True
     family = layer.cell_grid()[0][0].family
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p is not None and p.requires_grad for p in _own_parameters(layer)))
-    if needs_grad and family in ("gru", "rnn"):
+    if _needs_grad(layer, x) and family in ("gru", "rnn"):
         return False
     small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
     if family == "lstm" and layer.hidden_size >= LSTM_VENDOR_MIN_HIDDEN:
         small = x.shape[0] <= 4
     return not small
+
+
+def _needs_grad(layer, x: torch.Tensor) -> bool:
+    """Whether this call builds a graph: grad mode on and the input or a parameter requires grad."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(p is not None and p.requires_grad for p in _own_parameters(layer)))
 
 
 def _own_parameters(layer):
@@ -168,15 +212,20 @@ def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record
 
     if record or backend in ("reference", "fused"):
         return None
+    key = ("layer", backend, bool(training), x.dtype, x.device, x.shape[0], x.shape[1], _needs_grad(layer, x),
+           extension.unavailable_reason(), getattr(layer, "recurrent_dropout", 0.0))
+    choice = _recall(layer, key)
+    if choice is not _MISSING:
+        return choice
     reason = vendor.unsupported_reason(layer, x, training)
     if backend == "vendor":
         if reason is None:
-            return Choice("vendor", "requested")
+            return _remember(layer, key, Choice("vendor", "requested"))
         _warn_once(f"rnnkit: backend='vendor' cannot run {type(layer).__name__} exactly ({reason}); using the fused kernel.")
         return None
     if reason is None and auto_prefers_vendor(layer, x, training):
-        return Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it")
-    return None
+        return _remember(layer, key, Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it"))
+    return _remember(layer, key, None)
 
 
 def auto_fused_reason(cell) -> str:
