@@ -165,3 +165,19 @@ def test_cache_stays_small():
     for steps in range(1, 40):
         layer(torch.randn(steps, 1, 6))
     assert len(layer.__dict__.get("_dispatch_cache", {})) <= dispatch._CACHE_LIMIT
+
+
+def test_train_eval_switch_changes_the_whole_layer_choice():
+    """Recurrent dropout has no torch kernel in training, but at inference torch's kernel can
+    serve the layer: the cached training choice must not leak into eval mode (and back)."""
+    torch.manual_seed(6)
+    layer = FACTORIES["lstm_rd"]()
+    x = torch.randn(6, 600, 6)  # batch x hidden and steps above the auto rule's small-size bound
+    for training in (True, False, True):
+        layer.train(training)
+        with torch.no_grad():
+            out = run(layer, x)
+            other = fresh_like("lstm_rd", layer)
+            expected = run(other, x)
+        torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+        assert layer.last_backend == other.last_backend
