@@ -71,18 +71,58 @@ def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) 
     return Choice("reference", f"fallback from {backend!r}: {reason}")
 
 
+# ---- the per-object cache of choices ------------------------------------------------------
+# A batch-1 layer call runs a C++ kernel of ~15 us; the checks behind a choice (configuration,
+# extension, auto rule) cost several microseconds more each call, and their answer changes only
+# when something in its key changes. So each cell or layer keeps its answers in a small dict,
+# keyed on everything the choice reads that can change between calls: backend, strict mode
+# (argument and RNNKIT_STRICT), the extension's state, dtype, device and, for the layer rule,
+# training flag and the input's shape. The configuration of a cell
+# (family, activations, layer norm) is fixed at construction. Only choices that neither warn
+# nor fall back are stored, so warnings and strict-mode errors behave exactly as without it.
+_CACHE_LIMIT = 16  # distinct keys per object before the dict starts afresh
+
+
+def _remember(owner, key, value):
+    cache = owner.__dict__.get("_dispatch_cache")
+    if cache is None or len(cache) >= _CACHE_LIMIT:
+        cache = owner.__dict__["_dispatch_cache"] = {}
+    cache[key] = value
+    return value
+
+
+def _recall(owner, key):
+    cache = owner.__dict__.get("_dispatch_cache")
+    return _MISSING if cache is None else cache.get(key, _MISSING)
+
+
+_MISSING = object()
+
+
 def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = False, strict: bool = False) -> Choice:
     """Which backend runs ``cell`` over ``x_proj`` (its raw or projected inputs: only their
-    device and dtype matter), and why."""
+    device and dtype matter), and why. CPU answers that neither warn nor fall back are cached
+    on the cell (see ``_remember``)."""
     if record:
         return Choice("reference", "trace() records gates, which only the reference backend exposes")
     if backend == "reference":
         return Choice("reference", "requested")
-    what = type(cell).__name__
     if x_proj.is_cuda:  # GPU fused path (Triton, imported lazily): rnnkit/kernels/gpu.py
         from rnnkit.kernels.gpu import choose_gpu  # noqa: PLC0415
 
         return choose_gpu(cell, x_proj, backend=backend, strict=strict)
+    key = ("cell", backend, strict_mode(strict), extension.unavailable_reason(), x_proj.dtype, x_proj.device,
+           getattr(cell, "recurrent_dropout", 0.0))
+    choice = _recall(cell, key)
+    if choice is _MISSING:
+        choice = _choose_cpu(cell, x_proj, backend, strict)
+        if choice.backend != "reference":
+            _remember(cell, key, choice)
+    return choice
+
+
+def _choose_cpu(cell, x_proj: torch.Tensor, backend: str, strict: bool) -> Choice:
+    what = type(cell).__name__
     reason = unsupported_reason(cell, x_proj)
     if reason is not None:
         return fallback(backend, what, reason, strict, warn=backend == "fused")
@@ -122,44 +162,40 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
 
 
 # ---- whole layers: the vendor kernel --------------------------------------------------------
-SMALL_BATCH_TIMES_HIDDEN = 4096  # below this, per-step overhead dominates and the fused kernel wins
-LSTM_VENDOR_MIN_HIDDEN = 256  # from here up, oneDNN's LSTM is level or faster even at batch 1
+LSTM_VENDOR_MIN_HIDDEN = 256  # from here up, oneDNN's LSTM is level or faster; below it the fused kernel wins
+SHORT_SEQUENCE_STEPS = 4  # up to this many steps oneDNN's per-call set-up dominates
 
 
 def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
-    """The ``auto`` rule between torch's kernel and ours for a configuration both can run.
+    """The ``auto`` rule between torch's kernel and ours for a configuration both can run (CPU):
 
-    Backed by benchmarks/speed.md (CPU, one thread):
-    - a training step of GRU and RNN is faster on the fused kernel at every point measured
-      (torch's CPU GRU/RNN backward is not fused), so those train on ``fused``;
-    - LSTM training and all inference are level or better on oneDNN at batch x hidden >= 4096,
-      while below that (and for very short sequences, where oneDNN's per-call setup dominates)
-      the fused kernel's lower per-step overhead wins;
-    - except for an LSTM of hidden size >= 256: at batch 1 its per-step product is a matrix-vector
-      one, which oneDNN runs faster than MKL's GEMM (B1 H256: fused / nn 1.35-1.44 training,
-      1.20-1.64 inference; B1 H512 1.01-1.12 in speed.md runs A and C), so oneDNN serves it.
-    Configurations torch cannot compute exactly (layer norm, recurrent dropout, the original
-    GRU, other activations) always run on ``fused``.
+    - GRU and RNN run on ``fused``, training and inference, at every size;
+    - an LSTM of hidden size < 256 runs on ``fused``, training and inference;
+    - an LSTM of hidden size >= 256 runs on oneDNN, except for sequences of <= 4 steps.
+
+    Evidence (fused / torch.nn, CPU, one thread, minimum over rounds; runs of 2026-11-23: speed.md
+    run A with 7 rounds, and k10's re-measurements with 5 rounds (training) and 7 (inference) on
+    B1/B16/B64 x H64/H256(/H512) x T50/T200, tabulated in benchmarks/auto_rule.md):
+    - LSTM training, H64: 0.62-0.91 (run A, B1-B64) and 0.59-0.95 (k10, B16/B64; B1 T50 1.23
+      where the old rule also chose fused); at B64 H64 T200, where the previous rule sent the
+      layer to oneDNN because batch x hidden >= 4096, fused / nn was 0.62 (run A), 0.61 and 0.59;
+    - LSTM inference, H64: 0.75-0.82 in both k10 runs at B16/B64 (the forward-only kernels of
+      kernels/fused_inference.py, newer than the previous rule);
+    - LSTM, H256/H512: 0.80-1.23 training and 0.85-1.27 inference (oneDNN ahead at B1 and B16,
+      the fused kernel at B64): no simple boundary is consistent across runs, so oneDNN keeps
+      them, as before; at batch 1 its matrix-vector product is faster (B1 H256 1.20-1.23);
+    - GRU and RNN, inference, B16/B64 x H64/H256: 0.31-0.83 in both k10 runs; training was
+      already fused (0.21-0.97, torch's CPU GRU/RNN backward is not fused) except GRU B64 H256
+      T200 (1.05, level).
+    Configurations torch cannot compute exactly (layer norm, recurrent dropout in training, the
+    original GRU, other activations) always run on ``fused``.
     """
     if x.device.type != "cpu" or extension.load_extension() is None:
         return True
     family = layer.cell_grid()[0][0].family
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p is not None and p.requires_grad for p in _own_parameters(layer)))
-    if needs_grad and family in ("gru", "rnn"):
+    if family in ("gru", "rnn") or layer.hidden_size < LSTM_VENDOR_MIN_HIDDEN:
         return False
-    small = x.shape[1] * layer.hidden_size < SMALL_BATCH_TIMES_HIDDEN or x.shape[0] <= 4
-    if family == "lstm" and layer.hidden_size >= LSTM_VENDOR_MIN_HIDDEN:
-        small = x.shape[0] <= 4
-    return not small
-
-
-def _own_parameters(layer):
-    """The layer's parameters: the torch drop-ins register every cell's parameters on the layer
-    itself, so its ``_parameters`` dict holds them all and the recursive walk of
-    ``parameters()`` (a few microseconds a call) is needed only for other modules."""
-    if not layer._modules:
-        return layer._parameters.values()
-    return layer.parameters()
+    return x.shape[0] > SHORT_SEQUENCE_STEPS
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
@@ -168,15 +204,20 @@ def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record
 
     if record or backend in ("reference", "fused"):
         return None
+    key = ("layer", backend, bool(training), x.dtype, x.device, x.shape[0], x.shape[1],
+           extension.unavailable_reason(), getattr(layer, "recurrent_dropout", 0.0))
+    choice = _recall(layer, key)
+    if choice is not _MISSING:
+        return choice
     reason = vendor.unsupported_reason(layer, x, training)
     if backend == "vendor":
         if reason is None:
-            return Choice("vendor", "requested")
+            return _remember(layer, key, Choice("vendor", "requested"))
         _warn_once(f"rnnkit: backend='vendor' cannot run {type(layer).__name__} exactly ({reason}); using the fused kernel.")
         return None
     if reason is None and auto_prefers_vendor(layer, x, training):
-        return Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it")
-    return None
+        return _remember(layer, key, Choice("vendor", "auto: torch's own kernel computes exactly this configuration and is the fastest on it"))
+    return _remember(layer, key, None)
 
 
 def auto_fused_reason(cell) -> str:
