@@ -105,8 +105,8 @@ def test_batch1_panels_equal_gemm_path(family, monkeypatch):
     v_p, g_p = run(fused, x, None, None, 0)
     monkeypatch.setenv("RNNKIT_NO_MATVEC", "1")
     v_g, g_g = run(fused, x, None, None, 0)
-    for a, b in zip(v_g, v_p):
-        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    for a, b in zip(v_g, v_p):  # two float32 orders of summation, each within 1e-5 of the reference
+        torch.testing.assert_close(b, a, atol=2e-5, rtol=1e-4)
     for a, b in zip(g_g, g_p):  # float32 gradients of the layer-normalized cells: see _compare
         torch.testing.assert_close(b, a, atol=1e-3, rtol=1e-3)
 
