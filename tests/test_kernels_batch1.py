@@ -46,15 +46,20 @@ def _pair(family, inputs, hidden, *, layers, bidirectional, dtype):
     return made["reference"], made["fused"]
 
 
+def _close_to_scale(got, want, tol):
+    """|got - want| <= tol * max|want| elementwise: float32 gradients of the layer-normalized
+    cells sum many terms of both signs, so an element far below its tensor's scale can differ
+    by more than any per-element rtol between two summation orders (measured at hidden 70,
+    against a float64 run: 2.7e-6 of the scale on the panel path, 2.1e-6 on the GEMM path)."""
+    err = float((got.double() - want.double()).abs().max())
+    assert err <= tol * max(float(want.abs().max()), 1e-6), (err, float(want.abs().max()))
+
+
 def _compare(family, *, hidden, layers, bidirectional, dtype, lengths, training):
     ref, fused = _pair(family, 4, hidden, layers=layers, bidirectional=bidirectional, dtype=dtype)
     x = torch.randn(9, 1, 4, dtype=dtype)
     lens = torch.tensor([6]) if lengths else None
     tol = dict(atol=1e-5, rtol=1e-5) if dtype == torch.float32 else dict(atol=1e-11, rtol=1e-10)
-    # float32 gradients through two stacked layer-normalized layers at hidden 70 differ from the
-    # reference by up to 1.8e-4 on the GEMM path (RNNKIT_NO_MATVEC) as on the panel path: rounding,
-    # not the path. The float64 test below holds every gradient to 1e-10.
-    gtol = dict(atol=1e-3, rtol=1e-3) if dtype == torch.float32 else tol
     if training:
         ref.train(), fused.train()
         (v_r, g_r), (v_f, g_f) = run(ref, x, None, lens, 0), run(fused, x, None, lens, 0)
@@ -62,7 +67,10 @@ def _compare(family, *, hidden, layers, bidirectional, dtype, lengths, training)
         for a, b in zip(v_r, v_f):
             torch.testing.assert_close(b, a, **tol)
         for a, b in zip(g_r, g_f):
-            torch.testing.assert_close(b, a, **gtol)
+            if dtype == torch.float32:
+                _close_to_scale(b, a, 1e-4)
+            else:
+                torch.testing.assert_close(b, a, **tol)
         out = v_f[0]
     else:
         ref.eval(), fused.eval()
@@ -107,8 +115,8 @@ def test_batch1_panels_equal_gemm_path(family, monkeypatch):
     v_g, g_g = run(fused, x, None, None, 0)
     for a, b in zip(v_g, v_p):  # two float32 orders of summation, each within 1e-5 of the reference
         torch.testing.assert_close(b, a, atol=2e-5, rtol=1e-4)
-    for a, b in zip(g_g, g_p):  # float32 gradients of the layer-normalized cells: see _compare
-        torch.testing.assert_close(b, a, atol=1e-3, rtol=1e-3)
+    for a, b in zip(g_g, g_p):
+        _close_to_scale(b, a, 1e-4)
 
 
 def _inputs(steps, hidden, gates, *, lengths, dropout, seed=0):
