@@ -15,7 +15,8 @@
 //
 // Speed: the per-step matrix multiplies call BLAS directly (the sgemm_/dgemm_ that torch's CPU
 // build exports; through ATen when they are absent), so a step pays no dispatcher or tensor
-// bookkeeping; float32 gate math uses a branch-free exp (Cephes polynomial, relative error
+// bookkeeping; at batch 1 they are matrix-vector products over a weight copied once per call
+// into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell); float32 gate math uses a branch-free exp (Cephes polynomial, relative error
 // ~1e-7) that the compiler vectorizes.
 
 #include <torch/extension.h>
@@ -29,6 +30,8 @@
 #include <vector>
 
 using at::Tensor;
+
+#include "matvec.h"  // the batch-1 recurrent product
 
 extern "C" {
 void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
@@ -93,14 +96,20 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const S* A, int64_t
 }
 
 // The right operand op(W) (K x N, row-major W) of many products C (M x N) = beta C + A op(W)
-// made with the same W: packed once where MKL's packed GEMM is available (float32).
+// made with the same W: at M = 1 (batch 1) copied once into matrix-vector panels (matvec.h),
+// otherwise packed once where MKL's packed GEMM is available (float32).
 template <typename S> struct RightOperand {
   enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162 };
   const S* w; int64_t ld; bool trans; int64_t M, N, K;
   Tensor packed;
+  PanelMatvec<S> mv;
   // uses: how many products will be made (the steps); packing pays only when there are several.
   RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_, int64_t uses)
       : w(w_), ld(ld_), trans(trans_), M(M_), N(N_), K(K_) {
+    if (M == 1 && uses > 1 && matvec_enabled()) {
+      mv = PanelMatvec<S>(w, ld, trans, K, N);
+      return;
+    }
     if constexpr (std::is_same_v<S, float>) {
       static const bool enabled = std::getenv("RNNKIT_NO_PACKED_GEMM") == nullptr;
       if (enabled && uses > 1 && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
@@ -112,6 +121,7 @@ template <typename S> struct RightOperand {
     }
   }
   void mm(const S* A, int64_t lda, S beta, S* C, int64_t ldc) const {
+    if (mv.K > 0) { mv.apply(A, beta, C); return; }
     if constexpr (std::is_same_v<S, float>) {
       if (packed.defined()) {
         cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, int(M), int(N), int(K), A, int(lda), packed.data_ptr<float>(),
