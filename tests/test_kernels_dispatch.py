@@ -83,13 +83,20 @@ def test_auto_rule_prefers_fused_for_gru_rnn_and_narrow_lstms():
 
 
 @needs_fused
-def test_auto_rule_gives_wide_lstms_to_onednn_even_at_batch_one():
+def test_auto_rule_gives_wide_lstms_to_onednn_except_at_batch_one():
     wide, narrow = rnnkit.LSTM(3, 256), rnnkit.LSTM(3, 128)
-    wide(torch.randn(10, 1, 3))
-    narrow(torch.randn(10, 1, 3))
+    wide(torch.randn(10, 2, 3))
+    narrow(torch.randn(10, 2, 3))
     assert backends(wide) == {"vendor"} and backends(narrow) == {"fused"}
-    wide(torch.randn(3, 1, 3))  # very short sequences: oneDNN's per-call set-up dominates
+    wide(torch.randn(10, 1, 3))  # batch 1: the fused panel matrix-vector product beats oneDNN
     assert backends(wide) == {"fused"}
+    wide(torch.randn(3, 2, 3))  # very short sequences: oneDNN's per-call set-up dominates
+    assert backends(wide) == {"fused"}
+    wide_batch_first = rnnkit.LSTM(3, 256, batch_first=True)
+    wide_batch_first(torch.randn(1, 10, 3))  # batch 1 read from the batch-first layout too
+    assert backends(wide_batch_first) == {"fused"}
+    wide_batch_first(torch.randn(2, 10, 3))
+    assert backends(wide_batch_first) == {"vendor"}
 
 
 def test_trace_runs_reference():

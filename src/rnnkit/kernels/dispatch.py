@@ -171,7 +171,8 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
 
     - GRU and RNN run on ``fused``, training and inference, at every size;
     - an LSTM of hidden size < 256 runs on ``fused``, training and inference;
-    - an LSTM of hidden size >= 256 runs on oneDNN, except for sequences of <= 4 steps.
+    - an LSTM of hidden size >= 256 runs on oneDNN, except at batch 1 (where the fused kernels'
+      panel matrix-vector product of csrc/matvec.h is faster) and for sequences of <= 4 steps.
 
     Evidence (fused / torch.nn, CPU, one thread, minimum over rounds; runs of 2026-11-23: speed.md
     run A with 7 rounds, and k10's re-measurements with 5 rounds (training) and 7 (inference) on
@@ -183,7 +184,9 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
       kernels/fused_inference.py, newer than the previous rule);
     - LSTM, H256/H512: 0.80-1.23 training and 0.85-1.27 inference (oneDNN ahead at B1 and B16,
       the fused kernel at B64): no simple boundary is consistent across runs, so oneDNN keeps
-      them, as before; at batch 1 its matrix-vector product is faster (B1 H256 1.20-1.23);
+      them, as before, except at batch 1: with the panel matvec (csrc/matvec.h, after k10's runs)
+      fused / nn at B1 x H256/H512 x T50/T200 was 0.77-0.84 (m10, interleaved, shared machine;
+      results/kernels_batch1_vs_onednn.txt) and 0.57-0.93 (lead, quiet machine, same script);
     - GRU and RNN, inference, B16/B64 x H64/H256: 0.31-0.83 in both k10 runs; training was
       already fused (0.21-0.97, torch's CPU GRU/RNN backward is not fused) except GRU B64 H256
       T200 (1.05, level).
@@ -195,7 +198,7 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     family = layer.cell_grid()[0][0].family
     if family in ("gru", "rnn") or layer.hidden_size < LSTM_VENDOR_MIN_HIDDEN:
         return False
-    return x.shape[0] > SHORT_SEQUENCE_STEPS
+    return x.shape[0] > SHORT_SEQUENCE_STEPS and x.shape[1] > 1  # x: (T, B, ...), batch 1: fused
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
