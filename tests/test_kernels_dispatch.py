@@ -206,3 +206,24 @@ def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
     _remove_stale_lock(tmp_path)
     assert not lock.exists()
     _remove_stale_lock(tmp_path)  # nothing to remove is fine
+
+
+def test_the_build_folder_is_keyed_on_the_source(tmp_path, monkeypatch):
+    # Two source trees on one environment must not share a build folder (each would rebuild,
+    # or load, the other's binary): an edited fused.cpp or header gets a folder of its own.
+    from rnnkit.kernels import extension
+
+    csrc = tmp_path / "csrc"
+    csrc.mkdir()
+    (csrc / "fused.cpp").write_text("// one\n")
+    (csrc / "inference.h").write_text("// header\n")
+    monkeypatch.setenv("RNNKIT_EXTENSIONS_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(extension, "SOURCE", csrc / "fused.cpp")
+    first = extension.cache_dir()
+    assert first.parent == tmp_path / "cache" and first == extension.cache_dir()
+    (csrc / "fused.cpp").write_text("// two\n")
+    second = extension.cache_dir()
+    (csrc / "inference.h").write_text("// header, edited\n")
+    third = extension.cache_dir()
+    assert len({first, second, third}) == 3
+    assert f"-src{extension.source_digest()}" in third.name

@@ -2,8 +2,9 @@
 
 The extension (``csrc/fused.cpp``) is compiled once with ``torch.utils.cpp_extension.load``
 into a cache directory (``$RNNKIT_EXTENSIONS_DIR``, default ``~/.cache/rnnkit/extensions``),
-either on first use or ahead of time by ``python -m rnnkit.kernels.build``. torch rebuilds it
-when the source or the torch version changes. Where it cannot be built (no C++ compiler, no
+either on first use or ahead of time by ``python -m rnnkit.kernels.build``. Each torch
+installation, CPU and version of the source gets its own folder (``cache_dir``), so an edited
+source builds anew and never replaces the binary another tree or process is using. Where it cannot be built (no C++ compiler, no
 ``ninja``, a compile error) ``load_extension()`` returns None and ``unavailable_reason()``
 says why; the dispatcher then falls back to ``reference`` with a warning naming that reason.
 """
@@ -38,6 +39,17 @@ def _headers_flag() -> str:
         digest.update(header.name.encode() + header.read_bytes())
     return f"-DRNNKIT_HEADERS_{digest.hexdigest()[:12]}"
 
+
+def source_digest() -> str:
+    """A short hash of fused.cpp and its headers. It names the build folder, so that two source
+    trees on one virtual environment (two checkouts, a branch under work) never share one: in a
+    shared folder each would rebuild the other's binary, and a process that waited on torch's
+    build lock while the other tree compiled would load that tree's binary, not its own."""
+    digest = hashlib.sha1(SOURCE.read_bytes())
+    for header in sorted(SOURCE.parent.glob("*.h")):
+        digest.update(header.name.encode() + header.read_bytes())
+    return digest.hexdigest()[:8]
+
 _lock = threading.Lock()
 _state: dict = {"module": None, "reason": None, "tried": False}
 
@@ -55,12 +67,14 @@ def _cpu_tag() -> str:
 
 
 def cache_dir() -> Path:
-    """Where the compiled extension lives: one folder per torch version, Python version and CPU."""
+    """Where the compiled extension lives: one folder per torch installation, Python version,
+    CPU and source (``source_digest``)."""
     root = os.environ.get("RNNKIT_EXTENSIONS_DIR") or os.path.join(Path.home(), ".cache", "rnnkit", "extensions")
     # The torch installation's path is part of the key: build.ninja names its include folders,
     # so two virtual environments sharing one folder would rebuild each other's extension.
     where = hashlib.sha1(os.path.dirname(torch.__file__).encode()).hexdigest()[:6]
-    tag = f"torch{torch.__version__.replace('+', '_')}-py{sys.version_info[0]}{sys.version_info[1]}-cpu{_cpu_tag()}-{where}"
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"torch{torch.__version__.replace('+', '_')}-{python}-cpu{_cpu_tag()}-{where}-src{source_digest()}"
     return Path(root) / tag
 
 
