@@ -18,7 +18,8 @@ FORECAST = ["-o", "time_column=month", "-o", "lookback=12", "-o", "horizon=6", "
 def positive_series(steps=80, columns=2, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(steps)[:, None]
-    return np.exp(0.02 * t + 0.3 * np.sin(t / 3 + np.arange(columns)) + 0.1 * rng.normal(size=(steps, columns)))
+    noise = 0.1 * rng.normal(size=(steps, columns))
+    return np.exp(0.02 * t + 0.3 * np.sin(t / 3 + np.arange(columns)) + noise)  # (steps, columns)
 
 
 @pytest.mark.parametrize("kind", ["none", "sqrt", "log", "boxcox"])
@@ -33,18 +34,20 @@ def test_inverse_undoes_the_transform(kind):
 def test_known_values_and_inverse_clipping():
     y = np.array([[0.0], [4.0], [9.0]])
     np.testing.assert_allclose(PowerTransform("sqrt").fit(y).transform(y), [[0.0], [2.0], [3.0]])
-    assert PowerTransform("sqrt").inverse_transform(np.array([[-0.5], [2.0]])).tolist() == [[0.0], [4.0]]
+    inverse = PowerTransform("sqrt").inverse_transform(np.array([[-0.5], [2.0]]))
+    assert inverse.tolist() == [[0.0], [4.0]]  # below sqrt(0) means 0
     boxcox = PowerTransform("boxcox")
     boxcox.lambdas = np.array([0.5])
     np.testing.assert_allclose(boxcox.transform(np.array([[4.0]])), [[2.0]])  # (sqrt(4) - 1) / 0.5
-    assert boxcox.inverse_transform(np.array([[-3.0]])).tolist() == [[0.0]]  # 0.5 * -3 + 1 < 0: clipped
+    assert boxcox.inverse_transform(np.array([[-3.0]])).tolist() == [[0.0]]  # 0.5 * -3 + 1 < 0
     boxcox.lambdas = np.array([0.0])
     np.testing.assert_allclose(boxcox.transform(np.array([[math.e]])), [[1.0]])
 
 
 def test_boxcox_lambda_matches_scipy_maximum_likelihood():
     stats = pytest.importorskip("scipy.stats")
-    for y in (positive_series(120, 1, seed=1)[:, 0], np.random.default_rng(2).gamma(2.0, size=60) + 0.1):
+    gamma = np.random.default_rng(2).gamma(2.0, size=60) + 0.1
+    for y in (positive_series(120, 1, seed=1)[:, 0], gamma):
         lam = fit_boxcox_lambda(y)
         assert lam == pytest.approx(stats.boxcox(y)[1], abs=1e-5)
         assert boxcox_log_likelihood(y, 0.3) == pytest.approx(stats.boxcox_llf(0.3, y), rel=1e-10)
@@ -53,7 +56,7 @@ def test_boxcox_lambda_matches_scipy_maximum_likelihood():
 
 def test_lambda_finds_the_power_that_makes_the_values_normal():
     normal = np.random.default_rng(3).normal(size=2000)
-    assert fit_boxcox_lambda((10 + 2 * normal) ** 2) == pytest.approx(0.5, abs=0.1)  # squares of normals
+    assert fit_boxcox_lambda((10 + 2 * normal) ** 2) == pytest.approx(0.5, abs=0.1)  # squares
     assert fit_boxcox_lambda(np.exp(1 + 0.5 * normal)) == pytest.approx(0.0, abs=0.1)  # log-normal
 
 
@@ -61,10 +64,10 @@ def test_lambda_finds_the_power_that_makes_the_values_normal():
 def test_cli_trains_saves_forecasts_and_evaluates(tmp_path, capsys, kind):
     data = series_csv(tmp_path / "sales.csv")  # 120 positive months
     out = tmp_path / "run"
-    assert run_cli("train", "forecast", "--data", data, "--out", out, *FORECAST, "-o", f"transform={kind}",
-                   "-o", "difference=[1]", *FAST) == 0
+    assert run_cli("train", "forecast", "--data", data, "--out", out, *FORECAST,
+                   "-o", f"transform={kind}", "-o", "difference=[1]", *FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())["test"]
-    assert all(np.isfinite(metrics[name]) and metrics[name] > 0 for name in ("mape", "mase", "rmse"))
+    assert all(0 < metrics[name] < math.inf for name in ("mape", "mase", "rmse"))
     assert json.loads((out / "config.json").read_text())["options"]["transform"] == kind
     capsys.readouterr()
     assert run_cli("forecast", out, "--horizon", "4") == 0
@@ -77,9 +80,11 @@ def test_boxcox_lambda_is_fitted_on_the_training_part_only(tmp_path):
     values = np.exp(np.linspace(0.0, 1.0, 120)) * (1 + 0.2 * np.sin(np.arange(120)))
     values[108:] *= 50  # a test part unlike the training part would move lambda if it were read
     data = tmp_path / "series.csv"
-    data.write_text("month,value\n" + "".join(f"{t},{v:.10g}\n" for t, v in enumerate(values)), encoding="utf-8")
+    rows = "".join(f"{t},{v:.10g}\n" for t, v in enumerate(values))
+    data.write_text("month,value\n" + rows, encoding="utf-8")
     out = tmp_path / "run"
-    assert run_cli("train", "forecast", "--data", data, "--out", out, *FORECAST, "-o", "transform=boxcox", *FAST) == 0
+    assert run_cli("train", "forecast", "--data", data, "--out", out, *FORECAST,
+                   "-o", "transform=boxcox", *FAST) == 0
     state = json.loads((out / "task.json").read_text())["state"]
     train = np.array([float(f"{v:.10g}") for v in values[:108]])
     assert state["transform"]["lambdas"] == [pytest.approx(fit_boxcox_lambda(train), abs=1e-9)]
@@ -89,7 +94,8 @@ def test_boxcox_lambda_is_fitted_on_the_training_part_only(tmp_path):
 def test_saved_log_runs_without_a_transform_entry_still_load():
     from rnnkit.tasks.forecast import saved_transform
 
-    assert saved_transform({"log": True}).kind == "log" and saved_transform({"log": False}).kind == "none"
+    assert saved_transform({"log": True}).kind == "log"
+    assert saved_transform({"log": False}).kind == "none"
 
 
 @pytest.mark.parametrize("kind, first, expected", [("sqrt", -1.5, "'sqrt' needs values >= 0"),
@@ -97,8 +103,8 @@ def test_saved_log_runs_without_a_transform_entry_still_load():
                                                     ("boxcox", 0.0, "'boxcox' needs values > 0")])
 def test_values_outside_the_domain_are_refused(tmp_path, capsys, kind, first, expected):
     data = tmp_path / "series.csv"
-    data.write_text("month,value\n" + f"0,{first}\n" + "".join(f"{t},{5 + t % 7}\n" for t in range(1, 60)),
-                    encoding="utf-8")
+    rows = f"0,{first}\n" + "".join(f"{t},{5 + t % 7}\n" for t in range(1, 60))
+    data.write_text("month,value\n" + rows, encoding="utf-8")
     capsys.readouterr()
     assert run_cli("train", "forecast", "--data", data, "--out", tmp_path / "run", *FORECAST,
                    "-o", f"transform={kind}", *FAST) != 0

@@ -46,7 +46,8 @@ def boxcox_log_likelihood(y, lam: float) -> float:
 
 
 def fit_boxcox_lambda(y) -> float:
-    """The maximum-likelihood lambda in [-2, 2] for positive values y (n,); 1 for a constant series."""
+    """The maximum-likelihood lambda in [-2, 2] for positive values y (n,); 1 for a constant
+    series."""
     y = np.asarray(y, dtype=np.float64)
     if np.all(y == y[0]):
         return 1.0  # nothing to stabilize
@@ -80,15 +81,18 @@ class PowerTransform:
         is undefined on them."""
         array = np.asarray(values, dtype=np.float64)
         if self.kind == "sqrt" and (array < 0).any():
-            raise ValueError(f"Received an invalid value for {self.option}: '{self.kind}' needs values >= 0, but "
-                             f"{source} has values < 0 (the smallest is {array.min():g}).")
+            raise ValueError(f"Received an invalid value for {self.option}: '{self.kind}' needs "
+                             f"values >= 0, but {source} has values < 0 (the smallest is "
+                             f"{array.min():g}).")
         if self.kind in ("log", "boxcox") and (array <= 0).any():
-            raise ValueError(f"Received an invalid value for {self.option}: '{self.kind}' needs values > 0 (a "
-                             f"logarithm is taken), but {source} has values <= 0 (the smallest is {array.min():g}).")
+            raise ValueError(f"Received an invalid value for {self.option}: '{self.kind}' needs "
+                             f"values > 0 (a logarithm is taken), but {source} has values <= 0 "
+                             f"(the smallest is {array.min():g}).")
         return array
 
     def fit(self, train, source: str = "the training part") -> "PowerTransform":
-        """Fit on the training part (T, F): Box-Cox's lambda per column; the others have no parameter."""
+        """Fit on the training part (T, F): Box-Cox's lambda per column; the other kinds have
+        no parameter, only their domain is checked."""
         array = self.check_domain(train, source)
         if self.kind == "boxcox":
             columns = array.reshape(len(array), -1).T  # (F, T)
@@ -97,10 +101,11 @@ class PowerTransform:
 
     def _lambdas(self, array):
         if self.lambdas is None:
-            raise RuntimeError("This PowerTransform is not fitted yet: call `fit(train)` on the training part first.")
+            raise RuntimeError("This PowerTransform is not fitted yet: call `fit(train)` on the "
+                               "training part first.")
         if array.ndim < 2 or array.shape[-1] != len(self.lambdas):
-            raise ValueError(f"Received an invalid value for argument `values`: expected shape (..., "
-                             f"{len(self.lambdas)}) (as fitted), got shape {array.shape}.")
+            raise ValueError(f"Received an invalid value for argument `values`: expected shape "
+                             f"(..., {len(self.lambdas)}) (as fitted), got shape {array.shape}.")
         return self.lambdas
 
     def transform(self, values, source: str = "the series") -> np.ndarray:
@@ -127,8 +132,9 @@ class PowerTransform:
                 if lam == 0:
                     columns.append(np.exp(z))
                 else:
-                    with np.errstate(divide="ignore", over="ignore"):  # lam < 0 and z >= -1/lam: infinity
-                        columns.append(np.maximum(lam * z + 1.0, 0.0) ** (1.0 / lam))
+                    base = np.maximum(lam * z + 1.0, 0.0)
+                    with np.errstate(divide="ignore", over="ignore"):  # lam < 0, base 0: infinity
+                        columns.append(base ** (1.0 / lam))
             return np.stack(columns, axis=-1)
         return array
 
@@ -136,7 +142,8 @@ class PowerTransform:
         """JSON-friendly state, for saving beside a checkpoint."""
         if self.kind == "boxcox" and self.lambdas is None:
             raise RuntimeError("This PowerTransform is not fitted yet: call `fit(train)` first.")
-        return {"kind": self.kind, "lambdas": None if self.lambdas is None else self.lambdas.tolist()}
+        lambdas = None if self.lambdas is None else self.lambdas.tolist()
+        return {"kind": self.kind, "lambdas": lambdas}
 
     @classmethod
     def from_state_dict(cls, state: dict, *, option: str = "argument `kind`") -> "PowerTransform":
