@@ -126,3 +126,16 @@ def test_bad_transform_options_are_refused(tmp_path, capsys):
     assert run_cli("train", "forecast", "--data", data, "--out", tmp_path / "run", *FORECAST,
                    "-o", "transform=cube", *FAST) != 0
     assert "`transform`" in capsys.readouterr().err
+
+
+def test_forecasting_a_new_series_checks_the_saved_transform(tmp_path, capsys):
+    data = series_csv(tmp_path / "sales.csv")
+    out = tmp_path / "run"
+    assert run_cli("train", "forecast", "--data", data, "--out", out, *FORECAST,
+                   "-o", "transform=sqrt", *FAST) == 0
+    later = tmp_path / "later.csv"
+    later.write_text("month,value\n" + "".join(f"{t},{t - 5}\n" for t in range(30)), encoding="utf-8")
+    capsys.readouterr()
+    assert run_cli("forecast", out, "--horizon", "3", "--data", later) != 0
+    err = capsys.readouterr().err
+    assert "option `transform`" in err and "'sqrt' needs values >= 0" in err and "later.csv" in err, err
