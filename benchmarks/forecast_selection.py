@@ -2,6 +2,12 @@
 
 The held-out test part of airline (36 months) and sunspots (30 years) is never read here.
 
+Round 11 (``rolling``, keys ``transform=...,...``): ``--transform sqrt|log|boxcox`` applies a
+variance-stabilizing transform for every candidate (in place of the series' ``log=true`` where it
+has one), judged on the same origins, seeds and rule; candidates and margins fixed in
+``quality_notes/round11_forecasting.md`` before the runs. ``--origins`` runs only some origins
+(the check runs of the stored default).
+
 Round 10 (``rolling``, keys ``difference=[...],...``): ``--difference '[1,12]'`` replaces a
 series' fixed differencing lags for every candidate (airline: the airline model's first and
 seasonal differences with the round-9b hybrid), judged on the same origins, seeds and rule.
@@ -32,6 +38,8 @@ training part), candidates window length and direct against recursive forecastin
     python benchmarks/forecast_selection.py --threads 1 --residual-ar default --seeds 0,1,2   # round 9b
     python benchmarks/forecast_selection.py --threads 1 --only airline --seeds 0,1,2 --residual-ar 12 \
         --weight-decay 0.01 --difference '[1,12]'                  # round 10
+    python benchmarks/forecast_selection.py --threads 1 --only sunspots --seeds 0,1,2 \
+        --residual-ar 11 --weight-decay 0.01 --transform sqrt        # round 11
     python benchmarks/forecast_selection.py --report
 """
 
@@ -80,33 +88,50 @@ def origin_csv(name: str, origin: int, steps: int) -> Path:
     return path
 
 
-def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0, difference: str = "") -> str:
+def candidate_key(highway: int, residual_ar: int, weight_decay: float = 0.0, difference: str = "",
+                  transform: str = "") -> str:
     """The JSON key of a candidate: round 9's plain highway widths, round 9b's ``residual_ar=p[,weight_decay=w]``,
-    round 10's ``difference=[...],`` prefix where the differencing lags differ from the series' fixed ones."""
+    round 10's ``difference=[...],`` prefix where the differencing lags differ from the series'
+    fixed ones, round 11's ``transform=...,`` prefix where a transform replaces the series' own
+    (none, or airline's log)."""
     key = f"residual_ar={residual_ar}" if residual_ar else str(highway)
     key += f",weight_decay={weight_decay:g}" if weight_decay else ""
-    return f"difference={difference},{key}" if difference else key
+    key = f"difference={difference},{key}" if difference else key
+    return f"transform={transform},{key}" if transform else key
 
 
 def candidate_label(key: str) -> str:
     if key == "0":
         return "none (the current default)"
-    return key if key.startswith(("residual_ar", "difference")) else f"highway={key}"
+    return key if key.startswith(("residual_ar", "difference", "transform")) else f"highway={key}"
+
+
+def replace_option(fixed: list, option: str, value: str = "") -> list:
+    """``fixed`` (["-o", "k=v", ...]) without option ``option``, then ``-o option=value`` if a
+    value is given."""
+    pairs = [(flag, item) for flag, item in zip(fixed[::2], fixed[1::2])
+             if not item.startswith(f"{option}=")]
+    kept = [item for pair in pairs for item in pair]
+    return kept + (["-o", f"{option}={value}"] if value else [])
 
 
 def run_candidate(name: str, highway: int, origin: int, seed: int, residual_ar: int = 0, weight_decay: float = 0.0,
-                  difference: str = "") -> dict:
+                  difference: str = "", transform: str = "") -> dict:
     from rnnkit.cli.main import main
     from rnnkit.tasks import get_task
 
     ahead, _, _, _, fixed = SERIES[name]
     if difference:  # round 10: replace the series' fixed differencing lags
-        pairs = [(flag, value) for flag, value in zip(fixed[::2], fixed[1::2]) if not value.startswith("difference=")]
-        fixed = [item for pair in pairs for item in pair] + ["-o", f"difference={difference}"]
+        fixed = replace_option(fixed, "difference", difference)
+    if transform:  # round 11: the transform replaces the series' log, if it has one
+        fixed = replace_option(replace_option(fixed, "log"), "transform", transform)
     steps = min(ahead, len(training_part(name)[1]) - origin)
     defaults = get_task("forecast").defaults(name)
     lags = difference.strip("[]").replace(",", "_")
-    out = WORK / "runs" / f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}{'-d' + lags if lags else ''}-o{origin}-{seed}"
+    differencing = "-d" + lags if lags else ""
+    transformed = "-t" + transform if transform else ""
+    out = WORK / "runs" / (f"{name}-hw{highway}-ar{residual_ar}-wd{weight_decay:g}{differencing}"
+                           f"{transformed}-o{origin}-{seed}")
     argv = ["train", "forecast", "--data", str(origin_csv(name, origin, steps)), "-o", f"test_size={steps}",
             "-o", f"horizon={defaults['options']['horizon']}", "-o", f"highway={highway}",
             "-o", f"residual_ar={residual_ar}", "-o", f"weight_decay={weight_decay}", *fixed,
@@ -148,9 +173,23 @@ def render_rolling(results: dict) -> list:
                 by_seed[s].items(), key=lambda kv: int(kv[0]))) for s in sorted(per_seed))
             lines.append(f"| {candidate_label(key)} | {detail} | {', '.join(f'{v:.3f}' for v in per_seed.values())} | {means[key]:.3f} |")
         if means:
-            best = min(means, key=means.get)
-            lines += ["", f"Chosen: {candidate_label(best)} ({metric} {means[best]:.3f}, mean over origins and seeds).", ""]
+            best, default = min(means, key=means.get), default_key(name)
+            score = f" ({metric} {means[default]:.3f})." if default in means else "."
+            lines += ["", f"Lowest mean: {candidate_label(best)} ({metric} {means[best]:.3f}, over "
+                      f"origins and seeds). Built-in default: {candidate_label(default)}"
+                      f"{score}", ""]
     return lines
+
+
+def default_key(name: str) -> str:
+    """The key of the series' built-in default among the candidates (the tables' rows)."""
+    from rnnkit.tasks import get_task
+
+    options = get_task("forecast").defaults(name)["options"]
+    transform = options.get("transform", "none")
+    transform = "" if transform == "none" else transform
+    return candidate_key(options.get("highway", 0), options.get("residual_ar", 0),
+                         options.get("weight_decay", 0.0), transform=transform)
 
 
 def render_tail(results: dict) -> list:
@@ -184,7 +223,12 @@ def render(results: dict) -> str:
              "forecasts open loop up to the end of the training part. Round 9b: on the same origins and seeds, the "
              "hybrid of a fixed least-squares AR(p) and an LSTM trained on its residual (`-o residual_ar=p`; "
              "candidates fixed in advance: airline p = 12, 13 (season, season + 1), sunspots p = 11, 22 (the "
-             "~11-year cycle, twice it)); the lowest mean over origins and seeds is chosen.", ""]
+             "~11-year cycle, twice it)); the lowest mean over origins and seeds is chosen. "
+             "Round 10: airline's differencing [1, 12]. Round 11: a variance-stabilizing "
+             "transform (`-o transform=...`; sunspots sqrt, airline Box-Cox in place of the log), "
+             "adopted only if it beats the current default's mean by a margin fixed in advance "
+             "(0.02 MASE, 0.10 MAPE points; `quality_notes/round11_forecasting.md`); below each "
+             "table, the lowest mean and the built-in default.", ""]
     return "\n".join(lines + render_rolling(results) + render_tail(results)) + "\n"
 
 
@@ -205,6 +249,11 @@ def main(argv=None) -> int:
     parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 penalty for every candidate (0: none)")
     parser.add_argument("--difference", default="", help="differencing lags for every candidate, e.g. '[1,12]' "
                         "(round 10; default: each series' own)")
+    parser.add_argument("--transform", default="", choices=("", "sqrt", "log", "boxcox"),
+                        help="variance-stabilizing transform for every candidate, replacing the "
+                        "series' log (round 11; default: each series' own)")
+    parser.add_argument("--origins", default="",
+                        help="comma-separated origins (default: each series' own)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     parser.add_argument("--report", action="store_true", help="only re-render the markdown from the JSON")
     args = parser.parse_args(argv)
@@ -223,15 +272,18 @@ def main(argv=None) -> int:
             if args.residual_ar:
                 orders = RESIDUAL_AR[name] if args.residual_ar == "default" else [int(p) for p in args.residual_ar.split(",")]
                 candidates = [(0, p) for p in orders]
-            for (highway, order), seed, origin in itertools.product(candidates, seeds, SERIES[name][2]):
-                run = run_candidate(name, highway, origin, seed, order, decay, args.difference)
+            origins = [int(o) for o in args.origins.split(",") if o] or SERIES[name][2]
+            for (highway, order), seed, origin in itertools.product(candidates, seeds, origins):
+                run = run_candidate(name, highway, origin, seed, order, decay, args.difference,
+                                    args.transform)
+                key = candidate_key(highway, order, decay, args.difference, args.transform)
                 fresh = load_results()  # other processes may have written other series meanwhile
-                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(candidate_key(highway, order, decay, args.difference), {}) \
+                fresh.setdefault("rolling", {}).setdefault(name, {}).setdefault(key, {}) \
                     .setdefault(str(seed), {})[str(origin)] = run
                 RESULTS.write_text(json.dumps(fresh, indent=2) + "\n")
                 results = fresh
                 value = run.get("metrics", {}).get(SERIES[name][1])
-                print(f"{name} {candidate_label(candidate_key(highway, order, decay, args.difference))} seed {seed} origin {origin}: {value}",
+                print(f"{name} {candidate_label(key)} seed {seed} origin {origin}: {value}",
                       flush=True)
     REPORT.write_text(render(results))
     print(REPORT.read_text())
