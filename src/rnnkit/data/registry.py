@@ -31,18 +31,22 @@ from rnnkit.errors import check_positive_int
 TASKS = ("classify", "forecast", "translate", "regress", "tag")
 
 
+def _generated_parts(generate, steps: int, num_train: int, num_test: int, seed: int):
+    """Train and test SequenceSets drawn in that order from one generator seeded with ``seed``,
+    every sample at its full length x.shape[1]: ``generate(num_samples, steps, generator=g)``
+    returns (x, y), where ``steps`` is the generator's own size argument (blank steps for copy
+    memory)."""
+    g = torch.Generator().manual_seed(seed)
+    parts = [generate(num, steps, generator=g) for num in (num_train, num_test)]
+    return [SequenceSet(x, torch.full((x.shape[0],), x.shape[1], dtype=torch.int64), y)
+            for x, y in parts]
+
+
 def load_adding(steps: int = 100, num_train: int = 10_000, num_test: int = 1_000, *, seed: int = 0) -> Dataset:
     """The adding problem: x (N, T, 2), y (N, 1); baseline MSE 1/6 (always predict 1)."""
     steps = check_positive_int(steps, "steps")
-    g = torch.Generator().manual_seed(seed)
-    train = synthetic.adding_problem(num_train, steps, generator=g)
-    test = synthetic.adding_problem(num_test, steps, generator=g)
-
-    def to_set(pair):
-        x, y = pair
-        return SequenceSet(x, torch.full((x.shape[0],), steps, dtype=torch.int64), y)
-
-    return Dataset("adding", "regress", to_set(train), to_set(test), None,
+    train, test = _generated_parts(synthetic.adding_problem, steps, num_train, num_test, seed)
+    return Dataset("adding", "regress", train, test, None,
                    {"steps": steps, "num_features": 2, "baseline_mse": synthetic.ADDING_BASELINE_MSE, "seed": seed})
 
 
@@ -50,15 +54,8 @@ def load_copy_memory(blank_steps: int = 100, num_train: int = 10_000, num_test: 
                      seed: int = 0) -> Dataset:
     """Copy memory: x, y (N, T + 20) int64 ids in [0, 10); baseline cross-entropy 10 ln 8 / (T + 20)."""
     blank_steps = check_positive_int(blank_steps, "blank_steps")
-    g = torch.Generator().manual_seed(seed)
-    train = synthetic.copy_memory(num_train, blank_steps, generator=g)
-    test = synthetic.copy_memory(num_test, blank_steps, generator=g)
-
-    def to_set(pair):
-        x, y = pair
-        return SequenceSet(x, torch.full((x.shape[0],), x.shape[1], dtype=torch.int64), y)
-
-    return Dataset("copy_memory", "tag", to_set(train), to_set(test), [str(i) for i in range(10)],
+    train, test = _generated_parts(synthetic.copy_memory, blank_steps, num_train, num_test, seed)
+    return Dataset("copy_memory", "tag", train, test, [str(i) for i in range(10)],
                    {"blank_steps": blank_steps, "vocab_size": 10, "blank": 0, "delimiter": 9,
                     "baseline_cross_entropy": synthetic.copy_memory_baseline(blank_steps), "seed": seed})
 
