@@ -24,6 +24,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path) -> Path:
+    """Lay out ``fig``, write it to ``path`` (making its folder) and close it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _log10(values: Sequence[float], floor: float = 1e-30) -> list[float]:
     return [math.log10(max(v, floor)) if v is not None and math.isfinite(v) else float("nan") for v in values]
 
@@ -42,12 +52,7 @@ def plot_flow(report, path, *, title: str = "") -> Path:
     ax.set_title(title or f"gradient flow through time (loss {report.loss:.4g})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_heatmap(history: Sequence, path, *, title: str = "") -> Path:
@@ -78,9 +83,4 @@ def plot_heatmap(history: Sequence, path, *, title: str = "") -> Path:
     axes[-1, 0].set_xlabel("steps back in time (0 = last step)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

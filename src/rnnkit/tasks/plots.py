@@ -15,6 +15,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> list:
+    """Lay out ``fig``, write it to ``path`` and close it; returns [its file name]."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [Path(path).name]
+
+
 def plot_history(history: Dict[str, List[float]], path: Path) -> list:
     """Training and validation loss per epoch."""
     if not history.get("loss"):
@@ -30,10 +38,7 @@ def plot_history(history: Dict[str, List[float]], path: Path) -> list:
     ax.set_title("Loss curves")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [Path(path).name]
+    return _save(plt, fig, path)
 
 
 def plot_confusion(matrix, labels: Sequence[str], path: Path, title: str = "Confusion matrix (test)") -> list:
@@ -58,10 +63,7 @@ def plot_confusion(matrix, labels: Sequence[str], path: Path, title: str = "Conf
                 value = int(matrix[i][j])
                 ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
                         color="white" if value > top / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [Path(path).name]
+    return _save(plt, fig, path)
 
 
 def plot_forecast(history, truth, forecast, path: Path, title: str = "Forecast against truth (test)") -> list:
@@ -76,7 +78,4 @@ def plot_forecast(history, truth, forecast, path: Path, title: str = "Forecast a
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [Path(path).name]
+    return _save(plt, fig, path)
