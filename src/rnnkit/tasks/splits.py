@@ -68,3 +68,18 @@ def random_test_split(n: int, fraction: float, seed: int, source: str):
     order = np.random.default_rng(seed).permutation(n)
     k = min(n - 1, max(1, int(round(fraction * n))))
     return sorted(order[k:].tolist()), sorted(order[:k].tolist())
+
+
+def file_train_test(read, config, options, *, evaluating: bool):
+    """(train samples, test samples) of a user's file of unlabelled samples (tagged sentences,
+    sentence pairs); ``read(path)`` lists the samples of a file. When evaluating, the whole of
+    ``config.data`` is the test part; else ``options.test_data`` names the test file, or
+    ``options.test_fraction`` of ``config.data`` is held out (``random_test_split``)."""
+    samples = read(config.data)
+    if evaluating:
+        return [], samples
+    if options.test_data:
+        return samples, read(options.test_data)
+    train_idx, test_idx = random_test_split(len(samples), options.test_fraction, config.seed,
+                                            config.data)
+    return [samples[i] for i in train_idx], [samples[i] for i in test_idx]

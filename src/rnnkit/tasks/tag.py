@@ -23,7 +23,7 @@ from torch import nn
 
 from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
 from rnnkit.tasks.config import RunConfig
-from rnnkit.tasks.splits import MIN_VALIDATION, random_test_split, split_validation
+from rnnkit.tasks.splits import MIN_VALIDATION, file_train_test, split_validation
 
 IGNORE = -100
 
@@ -87,17 +87,7 @@ class TagTask(Task):
 
             data = load(config.dataset, self.name)
             return as_sentences(data.train), as_sentences(data.test)
-        from rnnkit.data.readers_text import read_conll
-
-        data = read_conll(config.data)
-        sentences = list(zip(data.tokens, data.tags))
-        if evaluating:
-            return [], sentences
-        if options.test_data:
-            test = read_conll(options.test_data)
-            return sentences, list(zip(test.tokens, test.tags))
-        train_idx, test_idx = random_test_split(len(sentences), options.test_fraction, config.seed, config.data)
-        return [sentences[i] for i in train_idx], [sentences[i] for i in test_idx]
+        return file_train_test(read_sentences, config, options, evaluating=evaluating)
 
     def _model_config(self, config, options, vocab_size, num_tags):
         from rnnkit.models import TaggerConfig
@@ -140,6 +130,14 @@ class TagTask(Task):
             rows += [(token, tags[int(predicted[i, j])]) for j, token in enumerate(tokens)]
             rows.append(("",))  # a blank line between sentences, as in CoNLL
         return rows[:-1]
+
+
+def read_sentences(path):
+    """(tokens, tags) pairs of a CoNLL file."""
+    from rnnkit.data.readers_text import read_conll
+
+    data = read_conll(path)
+    return list(zip(data.tokens, data.tags))
 
 
 def as_sentences(part):

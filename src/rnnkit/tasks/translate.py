@@ -22,7 +22,7 @@ from torch import nn
 from rnnkit.errors import check_choice
 from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
 from rnnkit.tasks.config import RunConfig
-from rnnkit.tasks.splits import random_test_split, split_validation
+from rnnkit.tasks.splits import file_train_test, split_validation
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -81,17 +81,7 @@ class TranslateTask(Task):
 
             data = load(config.dataset, self.name, **({"num_train": options.num_train} if options.num_train else {}))
             return list(zip(data.train.sources, data.train.targets)), list(zip(data.test.sources, data.test.targets))
-        from rnnkit.data.readers_text import read_sentence_pairs
-
-        data = read_sentence_pairs(config.data)
-        pairs = list(zip(data.sources, data.targets))
-        if evaluating:
-            return [], pairs
-        if options.test_data:
-            test = read_sentence_pairs(options.test_data)
-            return pairs, list(zip(test.sources, test.targets))
-        train_idx, test_idx = random_test_split(len(pairs), options.test_fraction, config.seed, config.data)
-        return [pairs[i] for i in train_idx], [pairs[i] for i in test_idx]
+        return file_train_test(read_pairs, config, options, evaluating=evaluating)
 
     def _model_config(self, config, options, source_size, target_size):
         from rnnkit.models import Seq2SeqConfig
@@ -138,6 +128,14 @@ class TranslateTask(Task):
         source_vocab, target_vocab = Vocab.from_dict(state["source_vocab"]), Vocab.from_dict(state["target_vocab"])
         ids, lengths = pad_sequences([torch.tensor(source_vocab.encode(list(t)) or [UNK]) for t in texts])
         return decode(model, ids, lengths, beam=beam, max_length=max_length or state["max_length"], vocab=target_vocab)
+
+
+def read_pairs(path):
+    """(source, target) pairs of a TSV file."""
+    from rnnkit.data.readers_text import read_sentence_pairs
+
+    data = read_sentence_pairs(path)
+    return list(zip(data.sources, data.targets))
 
 
 def encode_pairs(pairs, source_vocab, target_vocab) -> Split:
