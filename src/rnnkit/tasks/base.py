@@ -142,6 +142,14 @@ def cross_entropy_accuracy(outputs: torch.Tensor, targets: torch.Tensor, ignore_
     return (predicted.eq(targets) & valid).sum().float() / valid.sum().clamp(min=1).float()
 
 
+def step_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor,
+                       ignore_index: int) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, T, C) against targets (B, T) over the steps whose
+    target is not ``ignore_index`` (padding)."""
+    return nn.functional.cross_entropy(outputs.flatten(0, 1), targets.flatten(),  # (B*T, C), (B*T,)
+                                       ignore_index=ignore_index)
+
+
 def model_config_dict(config) -> Dict[str, Any]:
     return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
 

@@ -21,7 +21,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
+from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy, step_cross_entropy
 from rnnkit.tasks.config import RunConfig
 from rnnkit.tasks.splits import MIN_VALIDATION, file_train_test, split_validation
 
@@ -102,7 +102,7 @@ class TagTask(Task):
         return SequenceTagger(TaggerConfig.from_dict(model_config))
 
     def loss(self, outputs, targets):
-        return nn.functional.cross_entropy(outputs.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+        return step_cross_entropy(outputs, targets, IGNORE)
 
     def train_metrics(self):
         return {"accuracy": lambda outputs, targets: cross_entropy_accuracy(outputs, targets, ignore_index=IGNORE)}

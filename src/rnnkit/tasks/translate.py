@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import check_choice
-from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy
+from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy, step_cross_entropy
 from rnnkit.tasks.config import RunConfig
 from rnnkit.tasks.splits import file_train_test, split_validation
 
@@ -97,7 +97,7 @@ class TranslateTask(Task):
         return Seq2Seq(Seq2SeqConfig.from_dict(model_config))
 
     def loss(self, outputs, targets):
-        return nn.functional.cross_entropy(outputs.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+        return step_cross_entropy(outputs, targets, PAD)
 
     def train_metrics(self):
         return {"token_accuracy": lambda outputs, targets: cross_entropy_accuracy(outputs, targets, ignore_index=PAD)}
