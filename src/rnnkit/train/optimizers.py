@@ -13,6 +13,7 @@ where Keras adds it to sqrt(v) before the bias correction; the difference is of 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -50,14 +51,16 @@ class OptimizerSpec:
 
 @dataclass
 class Adam(OptimizerSpec):
+    torch_class: ClassVar[type] = torch.optim.Adam  # not a field; AdamW builds torch.optim.AdamW
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
     amsgrad: bool = False
 
     def build(self, params):
-        return torch.optim.Adam(params, lr=self.learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
-                                weight_decay=self.weight_decay, amsgrad=self.amsgrad, **self.extra)
+        return self.torch_class(params, lr=self.learning_rate, betas=(self.beta_1, self.beta_2),
+                                eps=self.epsilon, weight_decay=self.weight_decay,
+                                amsgrad=self.amsgrad, **self.extra)
 
 
 @dataclass
@@ -86,11 +89,8 @@ class SGD(OptimizerSpec):
 
 @dataclass
 class AdamW(Adam):
+    torch_class: ClassVar[type] = torch.optim.AdamW  # Adam's settings, decoupled weight decay
     weight_decay: float = 0.004  # Keras' AdamW default
-
-    def build(self, params):
-        return torch.optim.AdamW(params, lr=self.learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
-                                 weight_decay=self.weight_decay, amsgrad=self.amsgrad, **self.extra)
 
 
 OPTIMIZERS = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD, "adamw": AdamW}
