@@ -24,7 +24,7 @@ from torch import nn
 
 from rnnkit.errors import check_choice
 from rnnkit.tasks.base import Prepared, Split, Task, cross_entropy_accuracy, single_or_ensemble
-from rnnkit.tasks.config import RunConfig
+from rnnkit.tasks.config import RunConfig, check_positive_options
 from rnnkit.tasks.splits import split_validation, stratified_test_split
 
 
@@ -50,10 +50,7 @@ class ClassifyOptions:
         check_choice(self.pooling, ("last", "mean", "max"), "pooling")
         check_choice(self.tokenizer, ("char", "word"), "tokenizer")
         check_choice(self.lr_schedule, ("constant", "plateau"), "lr_schedule")
-        for name in ("patch", "plateau_patience", "ensemble"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Received an invalid value for option `{name}`: expected a positive integer, "
-                                 f"got {getattr(self, name)}.")
+        check_positive_options(self, ("patch", "plateau_patience", "ensemble"))
 
 
 class ClassifyTask(Task):

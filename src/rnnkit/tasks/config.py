@@ -191,3 +191,12 @@ def task_options(cls, values: Mapping[str, Any], task: str):
                              f"{type(default).__name__} like {default!r}, got {describe(value)}.")
         out[name] = float(value) if isinstance(default, float) else value
     return cls(**out)
+
+
+def check_positive_options(options, names) -> None:
+    """Refuse any of the options ``names`` of a task's options dataclass that is below 1."""
+    for name in names:
+        value = getattr(options, name)
+        if value < 1:
+            raise ValueError(f"Received an invalid value for option `{name}`: "
+                             f"expected a positive integer, got {value}.")

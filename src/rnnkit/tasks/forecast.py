@@ -49,7 +49,7 @@ from torch import nn
 from rnnkit.data.power_transform import KINDS, PowerTransform
 from rnnkit.errors import check_choice
 from rnnkit.tasks.base import Prepared, Split, Task, single_or_ensemble
-from rnnkit.tasks.config import RunConfig
+from rnnkit.tasks.config import RunConfig, check_positive_options
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,7 @@ class ForecastOptions:
             raise ValueError(f"Received an invalid value for option `transform`: "
                              f"{self.transform!r} together with `log=true`, which is "
                              f"transform=log; give one of them.")
-        for name in ("lookback", "horizon", "season", "ensemble"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Received an invalid value for option `{name}`: expected a positive integer, got {getattr(self, name)}.")
+        check_positive_options(self, ("lookback", "horizon", "season", "ensemble"))
         if any(isinstance(lag, bool) or not isinstance(lag, int) or lag < 1 for lag in self.difference):
             raise ValueError(f"Received an invalid value for option `difference`: expected positive integer lags, "
                              f"got {list(self.difference)}.")
