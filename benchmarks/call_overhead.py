@@ -86,7 +86,8 @@ def child(hiddens, calls: int) -> dict:
                     times.append(time.perf_counter_ns() - start)
                 backend = layer.last_backend[0][0].backend
                 kernel = kernel_times(call, max(calls // 4, 10))
-                results[f"{variant}|{mode}|{hidden}"] = {"times_ns": times, "backend": backend, "kernel_ns": kernel}
+                results[f"{variant}|{mode}|{hidden}"] = {"times_ns": times, "backend": backend,
+                                                         "kernel_ns": kernel}
     return results
 
 
@@ -144,12 +145,14 @@ def render(rows: list, meta: dict) -> str:
         f"Each tree ran in {meta['alternations']} alternating child processes of {meta['calls']} timed calls per "
         "configuration; min is the least of all those calls, median the median of all of them. "
         "train = forward + backward of out.sum(); infer = forward under torch.no_grad(). "
-        "kernel = least time per call inside the fused extension's functions (separate pass, see the script); "
-        "outside = min - kernel (Python, autograd, the input-projection GEMMs, small tensor ops). "
+        "kernel = least time per call inside the fused extension's functions (separate pass, see "
+        "the script); outside = min - kernel (Python, autograd, the input-projection GEMMs, small "
+        "tensor ops). "
         "Shared, noisy 2-core machine: read the ratios.",
         "",
-        "| config | H | mode | backend | before min µs | after min µs | after/before (min) | kernel µs (before, after) "
-        "| outside µs (before, after) | before median µs | after median µs | after/before (median) |",
+        "| config | H | mode | backend | before min µs | after min µs | after/before (min) "
+        "| kernel µs (before, after) | outside µs (before, after) | before median µs "
+        "| after median µs | after/before (median) |",
         "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
@@ -187,7 +190,8 @@ def main() -> None:
         for side in ("before", "after"):
             tree = args.before if side == "before" else args.after
             for key, value in run_child(tree, hiddens, args.calls).items():
-                entry = samples[side].setdefault(key, {"times_ns": [], "kernel_ns": [], "backend": value["backend"]})
+                entry = samples[side].setdefault(
+                    key, {"times_ns": [], "kernel_ns": [], "backend": value["backend"]})
                 entry["times_ns"].extend(value["times_ns"])
                 entry["kernel_ns"].extend(value["kernel_ns"])
     rows = []

@@ -37,8 +37,12 @@ from call_overhead import MODES, VARIANTS, make_layer  # noqa: E402
 
 HELPER = r"""
 #include <valgrind/callgrind.h>
-void cg_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; CALLGRIND_TOGGLE_COLLECT; }
-void cg_stop(void) { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS; CALLGRIND_STOP_INSTRUMENTATION; }
+void cg_start(void) {
+  CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; CALLGRIND_TOGGLE_COLLECT;
+}
+void cg_stop(void) {
+  CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS; CALLGRIND_STOP_INSTRUMENTATION;
+}
 """
 
 
@@ -81,18 +85,20 @@ def child(hidden: int, calls: int, helper: str) -> None:
             for _ in range(calls):
                 call()
             control.cg_stop()
-            print(json.dumps({"key": f"{variant}|{mode}|{hidden}", "backend": layer.last_backend[0][0].backend}))
+            backend = layer.last_backend[0][0].backend
+            print(json.dumps({"key": f"{variant}|{mode}|{hidden}", "backend": backend}))
 
 
 # Inclusive counts that make up "kernel": the extension's entry points (none calls another)
 # and the GEMMs Python calls (the extension's own at::mm calls do not pass through these).
-KERNEL_ENTRY = re.compile(r"^\?\?\?:((lstm|gru|rnn)_\w+\(at::Tensor|torch::autograd::THPVariable_(addmm|mm)\()")
+KERNEL_ENTRY = re.compile(
+    r"^\?\?\?:((lstm|gru|rnn)_\w+\(at::Tensor|torch::autograd::THPVariable_(addmm|mm)\()")
 
 
 def split_counts(dump: str) -> dict:
     """Total, kernel and rest instructions of one callgrind dump."""
-    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump], check=True,
-                          capture_output=True, text=True).stdout
+    command = ["callgrind_annotate", "--inclusive=yes", "--threshold=100", dump]
+    text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     total = kernel = 0
     for line in text.splitlines():
         match = re.match(r"\s*([\d,]+) \([ \d.]+%\)\s+(.*)$", line)
@@ -108,46 +114,53 @@ def split_counts(dump: str) -> dict:
 
 def run_tree(tree: str, hidden: int, calls: int, helper: str, folder: str) -> dict:
     prefix = os.path.join(folder, f"cg-{abs(hash(tree))}")
-    env = dict(os.environ, PYTHONPATH=os.path.join(tree, "src"), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=os.path.join(tree, "src"), OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
-               f"--callgrind-out-file={prefix}.out", sys.executable, os.path.abspath(__file__), "--child",
-               "--hidden", str(hidden), "--calls", str(calls), "--helper", helper]
+               f"--callgrind-out-file={prefix}.out", sys.executable, os.path.abspath(__file__),
+               "--child", "--hidden", str(hidden), "--calls", str(calls), "--helper", helper]
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     configs = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     dumps = sorted(glob.glob(prefix + ".out.*"), key=lambda p: int(p.rsplit(".", 1)[1]))
     if len(dumps) != len(configs):
-        raise RuntimeError(f"expected {len(configs)} callgrind dumps under {prefix}, found {len(dumps)}")
+        raise RuntimeError(f"expected {len(configs)} callgrind dumps under {prefix}, "
+                           f"found {len(dumps)}")
     results = {}
     for config, dump in zip(configs, dumps):
         counts = split_counts(dump)
-        results[config["key"]] = {"backend": config["backend"], **{k: v / calls for k, v in counts.items()}}
+        per_call = {k: v / calls for k, v in counts.items()}
+        results[config["key"]] = {"backend": config["backend"], **per_call}
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="folder of the old source tree (holds src/rnnkit)")
-    parser.add_argument("--after", default=os.path.dirname(HERE), help="folder of the new source tree")
+    parser.add_argument("--after", default=os.path.dirname(HERE),
+                        help="folder of the new source tree")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "call_overhead_callgrind.json"))
+    parser.add_argument("--out",
+                        default=os.path.join(HERE, "results", "call_overhead_callgrind.json"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--helper", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.calls < 1:
-        raise ValueError(f"Received an invalid value for argument `--calls`: expected an integer >= 1, got {args.calls}.")
+        raise ValueError(f"Received an invalid value for argument `--calls`: expected an integer "
+                         f">= 1, got {args.calls}.")
     if args.child:
         child(args.hidden, args.calls, args.helper)
         return
     trees = {"after": args.after}
     if args.before:
         if not os.path.isdir(os.path.join(args.before, "src", "rnnkit")):
-            raise ValueError(f"Received an invalid value for argument `--before`: expected a folder holding src/rnnkit, "
-                             f"got {args.before!r}.")
+            raise ValueError(f"Received an invalid value for argument `--before`: expected a "
+                             f"folder holding src/rnnkit, got {args.before!r}.")
         trees = {"before": args.before, "after": args.after}
     with tempfile.TemporaryDirectory() as folder:
         helper = build_helper(folder)
-        counts = {side: run_tree(tree, args.hidden, args.calls, helper, folder) for side, tree in trees.items()}
+        counts = {side: run_tree(tree, args.hidden, args.calls, helper, folder)
+                  for side, tree in trees.items()}
     rows = []
     for key, after in counts["after"].items():
         variant, mode, hidden = key.split("|")
@@ -160,8 +173,9 @@ def main() -> None:
             row["total_ratio"] = row["after_total"] / row["before_total"]
         rows.append(row)
         print(json.dumps(row))
-    meta = {"trees": trees, "calls": args.calls, "hidden": args.hidden, "batch": 1, "steps": 50, "input_size": 128,
-            "threads": 1, "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    meta = {"trees": trees, "calls": args.calls, "hidden": args.hidden, "batch": 1, "steps": 50,
+            "input_size": 128, "threads": 1,
+            "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump({"meta": meta, "rows": rows}, handle, indent=1)

@@ -57,7 +57,8 @@ def child(path: str) -> None:
 
 def run_tree(tree: str, path: str) -> dict:
     env = dict(os.environ, PYTHONPATH=os.path.join(tree, "src"), OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path], env=env, check=True)
+    command = [sys.executable, os.path.abspath(__file__), "--child", path]
+    subprocess.run(command, env=env, check=True)
     with open(path, "rb") as handle:  # written by our own child process a moment ago
         return pickle.load(handle)
 
@@ -65,20 +66,22 @@ def run_tree(tree: str, path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="folder of the old source tree (holds src/rnnkit)")
-    parser.add_argument("--after", default=os.path.dirname(HERE), help="folder of the new source tree")
+    parser.add_argument("--after", default=os.path.dirname(HERE),
+                        help="folder of the new source tree")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
     if not args.before or not os.path.isdir(os.path.join(args.before, "src", "rnnkit")):
-        raise ValueError(f"Received an invalid value for argument `--before`: expected a folder holding "
-                         f"src/rnnkit, got {args.before!r}.")
+        raise ValueError(f"Received an invalid value for argument `--before`: expected a folder "
+                         f"holding src/rnnkit, got {args.before!r}.")
     with tempfile.TemporaryDirectory() as folder:
         before = run_tree(args.before, os.path.join(folder, "before.pkl"))
         after = run_tree(args.after, os.path.join(folder, "after.pkl"))
     differing = [key for key in before if before[key] != after.get(key)]
-    print(f"{len(before)} cases, {len(differing)} differing" + (f": {differing}" if differing else ""))
+    listed = f": {differing}" if differing else ""
+    print(f"{len(before)} cases, {len(differing)} differing{listed}")
     sys.exit(1 if differing else 0)
 
 
