@@ -11,9 +11,15 @@ Configurations (input 128, batch 1, 50 steps, one thread): lstm, lstm_ln (layer_
 lstm_rd (recurrent_dropout=0.25), gru_orig (reset_after=False), gru, rnn; hidden 64 and 256;
 ``train`` is forward + ``out.sum().backward()``, ``infer`` is the forward under ``torch.no_grad()``.
 
+After the timed calls, each child times the same calls once more with the fused extension's
+entry points (``lstm_forward``, ``gru_backward``, ``lstm_infer``, ...) wrapped by a timer: the
+least time spent inside them per call is ``kernel``; the rest of a call (Python, autograd,
+the input-projection GEMMs and small tensor ops) is what the Python side adds. That pass is
+separate because the wrapper costs time of its own.
+
 Writes JSON (``--out``, default ``benchmarks/results/call_overhead.json``) and a markdown table
 (``--md``, default ``benchmarks/call_overhead.md``).
-Run: ``python benchmarks/call_overhead.py --before /path/to/old/tree --after . [--calls 200 --alternations 3]``.
+Run: ``python benchmarks/call_overhead.py --before /path/to/old/tree --after . [--calls 200 --alternations 7]``.
 """
 
 from __future__ import annotations
@@ -79,8 +85,48 @@ def child(hiddens, calls: int) -> dict:
                     call()
                     times.append(time.perf_counter_ns() - start)
                 backend = layer.last_backend[0][0].backend
-                results[f"{variant}|{mode}|{hidden}"] = {"times_ns": times, "backend": backend}
+                kernel = kernel_times(call, max(calls // 4, 10))
+                results[f"{variant}|{mode}|{hidden}"] = {"times_ns": times, "backend": backend,
+                                                         "kernel_ns": kernel}
     return results
+
+
+class _TimedModule:
+    """Stands in for the compiled extension: every function call is timed into ``spent``."""
+
+    def __init__(self, module):
+        self.module, self.spent = module, 0
+
+    def __getattr__(self, name):
+        function = getattr(self.module, name)
+
+        def timed(*args):
+            start = time.perf_counter_ns()
+            try:
+                return function(*args)
+            finally:
+                self.spent += time.perf_counter_ns() - start
+
+        return timed
+
+
+def kernel_times(call, calls: int) -> list:
+    """Per-call nanoseconds spent inside the fused extension's functions (0 on other backends)."""
+    from rnnkit.kernels import extension
+
+    module = extension.load_extension()
+    if module is None:
+        return [0] * calls
+    timed = extension._state["module"] = _TimedModule(module)
+    spent = []
+    try:
+        for _ in range(calls):
+            timed.spent = 0
+            call()
+            spent.append(timed.spent)
+    finally:
+        extension._state["module"] = module
+    return spent
 
 
 def run_child(tree: str, hiddens, calls: int) -> dict:
@@ -99,15 +145,22 @@ def render(rows: list, meta: dict) -> str:
         f"Each tree ran in {meta['alternations']} alternating child processes of {meta['calls']} timed calls per "
         "configuration; min is the least of all those calls, median the median of all of them. "
         "train = forward + backward of out.sum(); infer = forward under torch.no_grad(). "
+        "kernel = least time per call inside the fused extension's functions (separate pass, see "
+        "the script); outside = min - kernel (Python, autograd, the input-projection GEMMs, small "
+        "tensor ops). "
         "Shared, noisy 2-core machine: read the ratios.",
         "",
-        "| config | H | mode | backend | before min µs | after min µs | after/before (min) | before median µs | after median µs | after/before (median) |",
-        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| config | H | mode | backend | before min µs | after min µs | after/before (min) "
+        "| kernel µs (before, after) | outside µs (before, after) | before median µs "
+        "| after median µs | after/before (median) |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['variant']} | {r['hidden']} | {r['mode']} | {r['backend']} | {r['before_min_us']:.1f} | "
-            f"{r['after_min_us']:.1f} | {r['ratio_min']:.2f} | {r['before_median_us']:.1f} | "
+            f"{r['after_min_us']:.1f} | {r['ratio_min']:.2f} | {r['before_kernel_min_us']:.1f}, "
+            f"{r['after_kernel_min_us']:.1f} | {r['before_min_us'] - r['before_kernel_min_us']:.1f}, "
+            f"{r['after_min_us'] - r['after_kernel_min_us']:.1f} | {r['before_median_us']:.1f} | "
             f"{r['after_median_us']:.1f} | {r['ratio_median']:.2f} |"
         )
     return "\n".join(lines) + "\n"
@@ -119,7 +172,7 @@ def main() -> None:
     parser.add_argument("--after", default=os.path.dirname(HERE), help="folder of the new source tree")
     parser.add_argument("--hiddens", default="64,256")
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--alternations", type=int, default=3)
+    parser.add_argument("--alternations", type=int, default=7)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "call_overhead.json"))
     parser.add_argument("--md", default=os.path.join(HERE, "call_overhead.md"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -137,8 +190,10 @@ def main() -> None:
         for side in ("before", "after"):
             tree = args.before if side == "before" else args.after
             for key, value in run_child(tree, hiddens, args.calls).items():
-                entry = samples[side].setdefault(key, {"times_ns": [], "backend": value["backend"]})
+                entry = samples[side].setdefault(
+                    key, {"times_ns": [], "kernel_ns": [], "backend": value["backend"]})
                 entry["times_ns"].extend(value["times_ns"])
+                entry["kernel_ns"].extend(value["kernel_ns"])
     rows = []
     for key in samples["after"]:
         variant, mode, hidden = key.split("|")
@@ -147,6 +202,8 @@ def main() -> None:
                "backend_before": samples["before"][key]["backend"],
                "before_min_us": min(before) / 1e3, "after_min_us": min(after) / 1e3,
                "before_median_us": statistics.median(before) / 1e3, "after_median_us": statistics.median(after) / 1e3}
+        row["before_kernel_min_us"] = min(samples["before"][key]["kernel_ns"]) / 1e3
+        row["after_kernel_min_us"] = min(samples["after"][key]["kernel_ns"]) / 1e3
         row["ratio_min"] = row["after_min_us"] / row["before_min_us"]
         row["ratio_median"] = row["after_median_us"] / row["before_median_us"]
         rows.append(row)

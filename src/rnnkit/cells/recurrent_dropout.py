@@ -23,7 +23,9 @@ import torch
 def draw_mask(p: float, batch: int, size: int, *, like: torch.Tensor) -> torch.Tensor:
     """A (batch, size) mask of 0 and 1/(1-p), drawn from torch's RNG."""
     keep = 1.0 - p
-    return torch.empty(batch, size, dtype=like.dtype, device=like.device).bernoulli_(keep) / keep
+    # Scaled in place: the same division as ``/ keep`` (bit for bit), without a second tensor.
+    mask = torch.empty(batch, size, dtype=like.dtype, device=like.device)  # (B, H)
+    return mask.bernoulli_(keep).div_(keep)
 
 
 def step_with_recurrent_dropout(cell, x_proj: torch.Tensor, state, mask: torch.Tensor, record: Optional[dict] = None):

@@ -1,8 +1,12 @@
-"""Call a fused ``torch.autograd.Function`` without autograd's bookkeeping when no gradient can flow."""
+"""Run a fused ``torch.autograd.Function``'s forward alone, without autograd's bookkeeping.
+
+Where no gradient can flow (under ``torch.no_grad()``, or when no tensor argument requires one)
+autograd would record nothing, and skipping ``Function.apply`` saves tens of microseconds a
+call, which is what counts when a whole batch-1 sequence costs well under a millisecond. The
+caller decides whether a gradient can flow (``scan_fused`` asks ``gradient_can_flow`` once).
+"""
 
 from __future__ import annotations
-
-import torch
 
 
 class _NoGradContext:
@@ -12,11 +16,7 @@ class _NoGradContext:
         pass
 
 
-def apply_function(function, *args):
-    """``function.apply(*args)``, or its forward alone where no gradient can flow (under
-    ``torch.no_grad()``, or when no tensor argument requires one): autograd would record nothing,
-    and skipping its bookkeeping saves tens of microseconds a call, which is what counts when a
-    whole batch-1 sequence costs well under a millisecond."""
-    if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
-        return function.apply(*args)
-    return function.forward(_NoGradContext(), *args)
+def forward_alone(function):
+    """``function.forward`` with a ctx that keeps nothing, as a callable taking ``apply``'s
+    arguments: for a caller that has already found that no gradient can flow."""
+    return lambda *args: function.forward(_NoGradContext(), *args)

@@ -75,11 +75,13 @@ def fallback(backend: str, what: str, reason: str, strict: bool, *, warn: bool) 
 # A batch-1 layer call runs a C++ kernel of ~15 us; the checks behind a choice (configuration,
 # extension, auto rule) cost several microseconds more each call, and their answer changes only
 # when something in its key changes. So each cell or layer keeps its answers in a small dict,
-# keyed on everything the choice reads that can change between calls: backend, strict mode
-# (argument and RNNKIT_STRICT), the extension's state, dtype, device and, for the layer rule,
-# training flag and the input's shape. The configuration of a cell
-# (family, activations, layer norm) is fixed at construction. Only choices that neither warn
-# nor fall back are stored, so warnings and strict-mode errors behave exactly as without it.
+# keyed on everything the choice reads that can change between calls: backend, the extension's
+# state, dtype, device and, for the layer rule, training flag and the input's shape. The
+# configuration of a cell (family, activations, layer norm) is fixed at construction. Only
+# choices that neither warn nor fall back are stored, so warnings and strict-mode errors behave
+# exactly as without it. Strict mode (argument and RNNKIT_STRICT) only decides between a
+# fallback and an error, and neither is stored, so it is not part of the key: it is read on
+# every call that misses the cache, which every fallback does.
 _CACHE_LIMIT = 16  # distinct keys per object before the dict starts afresh
 
 
@@ -111,7 +113,7 @@ def choose(cell, x_proj: torch.Tensor, *, backend: str = "auto", record: bool = 
         from rnnkit.kernels.gpu import choose_gpu  # noqa: PLC0415
 
         return choose_gpu(cell, x_proj, backend=backend, strict=strict)
-    key = ("cell", backend, strict_mode(strict), extension.unavailable_reason(), x_proj.dtype, x_proj.device,
+    key = ("cell", backend, extension.unavailable_reason(), x_proj.dtype, x_proj.device,
            getattr(cell, "recurrent_dropout", 0.0))
     choice = _recall(cell, key)
     if choice is _MISSING:
@@ -203,8 +205,6 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
     """Choice("vendor", why) when torch's kernel runs the whole layer, else None (per-cell path)."""
-    from rnnkit.kernels import vendor  # noqa: PLC0415
-
     if record or backend in ("reference", "fused"):
         return None
     key = ("layer", backend, bool(training), x.dtype, x.device, x.shape[0], x.shape[1],
@@ -212,6 +212,8 @@ def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record
     choice = _recall(layer, key)
     if choice is not _MISSING:
         return choice
+    from rnnkit.kernels import vendor  # noqa: PLC0415  (imported on a cache miss only)
+
     reason = vendor.unsupported_reason(layer, x, training)
     if backend == "vendor":
         if reason is None:

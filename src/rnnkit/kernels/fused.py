@@ -26,19 +26,13 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnkit.kernels.apply import apply_function
+from rnnkit.kernels.apply import forward_alone
 from rnnkit.kernels.extension import load_extension
 from rnnkit.kernels.fused_inference import gradient_can_flow, scan_inference, serves
 from rnnkit.kernels.fused_layer_norm import LayerNormLSTMFunction
+from rnnkit.kernels.placeholders import optional as _opt
+from rnnkit.kernels.placeholders import optional_mask, output_grad, state_grad
 from rnnkit.kernels.projected import ProjectedScan
-
-def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    """An absent optional argument as the empty tensor the C++ side checks for."""
-    return t.contiguous() if t is not None else like.new_empty(0)
-
-
-def _zero_if_none(grad, like):
-    return torch.zeros_like(like) if grad is None else grad.contiguous()
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -49,7 +43,7 @@ class LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_hh, mask, dmask):
         saved = load_extension().lstm_forward(x.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(),
-                                              _mask(mask, x), _opt(dmask, x))
+                                              optional_mask(mask), _opt(dmask, x))
         out, hs, cs, gates = saved
         ctx.save_for_backward(hs, cs, gates, w_hh, mask, dmask)
         return out, hs[-1].clone(), cs[-1].clone()
@@ -59,8 +53,8 @@ class LSTMFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h, grad_c):
         hs, cs, gates, w_hh, mask, dmask = ctx.saved_tensors
         dx, dh0, dc0, dw = load_extension().lstm_backward(
-            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), _zero_if_none(grad_c, cs[0]),
-            hs, cs, gates, w_hh.contiguous(), _mask(mask, gates), _opt(dmask, gates))
+            output_grad(grad_out, hs), state_grad(grad_h, hs), state_grad(grad_c, cs),
+            hs, cs, gates, w_hh.contiguous(), optional_mask(mask), _opt(dmask, gates))
         return dx, dh0, dc0, dw, None, None
 
 
@@ -71,7 +65,7 @@ class GRUFunction(torch.autograd.Function):
     def forward(ctx, x, h0, w_hh, b_hh, mask, dmask):
         ext = load_extension()
         out, hs, gates = ext.gru_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(), _opt(b_hh, x),
-                                         _mask(mask, x), _opt(dmask, x))
+                                         optional_mask(mask), _opt(dmask, x))
         ctx.has_bias = b_hh is not None
         ctx.save_for_backward(hs, gates, w_hh, mask, dmask)
         return out, hs[-1].clone()
@@ -81,8 +75,8 @@ class GRUFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h):
         hs, gates, w_hh, mask, dmask = ctx.saved_tensors
         dx, dh0, dw, db = load_extension().gru_backward(
-            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, gates, w_hh.contiguous(),
-            _mask(mask, gates), _opt(dmask, gates))
+            output_grad(grad_out, hs), state_grad(grad_h, hs), hs, gates, w_hh.contiguous(),
+            optional_mask(mask), _opt(dmask, gates))
         return dx, dh0, dw, (db if ctx.has_bias else None), None, None
 
 
@@ -92,7 +86,7 @@ class GRUOriginalFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_hh, mask, dmask):
         out, hs, gates, rh = load_extension().gru_nr_forward(
-            x.contiguous(), h0.contiguous(), w_hh.contiguous(), _mask(mask, x), _opt(dmask, x))
+            x.contiguous(), h0.contiguous(), w_hh.contiguous(), optional_mask(mask), _opt(dmask, x))
         ctx.save_for_backward(hs, gates, rh, w_hh, mask, dmask)
         return out, hs[-1].clone()
 
@@ -101,8 +95,8 @@ class GRUOriginalFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h):
         hs, gates, rh, w_hh, mask, dmask = ctx.saved_tensors
         dx, dh0, dw = load_extension().gru_nr_backward(
-            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, gates, rh, w_hh.contiguous(),
-            _mask(mask, gates), _opt(dmask, gates))
+            output_grad(grad_out, hs), state_grad(grad_h, hs), hs, gates, rh, w_hh.contiguous(),
+            optional_mask(mask), _opt(dmask, gates))
         return dx, dh0, dw, None, None
 
 
@@ -111,8 +105,8 @@ class RNNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_hh, mask, dmask, relu):
-        out, hs = load_extension().rnn_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(), _mask(mask, x),
-                                               _opt(dmask, x), relu)
+        out, hs = load_extension().rnn_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(),
+                                               optional_mask(mask), _opt(dmask, x), relu)
         ctx.relu = relu
         ctx.save_for_backward(hs, w_hh, mask, dmask)
         return out, hs[-1].clone()
@@ -122,13 +116,9 @@ class RNNFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h):
         hs, w_hh, mask, dmask = ctx.saved_tensors
         dx, dh0, dw = load_extension().rnn_backward(
-            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), hs, w_hh.contiguous(),
-            _mask(mask, hs), _opt(dmask, hs), ctx.relu)
+            output_grad(grad_out, hs), state_grad(grad_h, hs), hs, w_hh.contiguous(),
+            optional_mask(mask), _opt(dmask, hs), ctx.relu)
         return dx, dh0, dw, None, None, None
-
-
-def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return mask if mask is not None else like.new_empty(0, dtype=torch.bool)
 
 
 # ---- what the fused kernels serve ----------------------------------------------------------
@@ -168,27 +158,31 @@ def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], 
     Returns (outputs (T, B, H), final state) like ``scan_reference``.
     """
     step_mask = None if mask is None else mask.squeeze(-1).contiguous()  # (T, B)
-    if serves(cell) and not gradient_can_flow(cell, inputs, state):
-        return scan_inference(cell, inputs, state, step_mask, dmask)  # forward alone, nothing saved
-    family = cell.family
     w = cell.weights()
+    flows = gradient_can_flow(cell, inputs, state, w)
+    if serves(cell) and not flows:
+        return scan_inference(cell, inputs, state, step_mask, dmask, weights=w)  # nothing saved
+    # One gradient check decides both: the inference kernels above, or recording the node
+    # (``Function.apply``) versus the forward alone (only the simple RNN gets here without one).
+    run = ProjectedScan.apply if flows else forward_alone(ProjectedScan)
+    family = cell.family
     if family == "lstm" and getattr(cell, "layer_norm", False):
         ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
-        out, h, c = apply_function(ProjectedScan, LayerNormLSTMFunction, inputs, w.weight_ih, None, None, state.h,
-                                   state.c, w.weight_hh, ln_ih, w.bias_ih, w.bias_hh, *cell.layer_norm_weights(),
-                                   step_mask, dmask)
+        out, h, c = run(LayerNormLSTMFunction, inputs, w.weight_ih, None, None, state.h, state.c,
+                        w.weight_hh, ln_ih, w.bias_ih, w.bias_hh, *cell.layer_norm_weights(),
+                        step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "lstm":
-        out, h, c = apply_function(ProjectedScan, LSTMFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
-                                   state.c, w.weight_hh, step_mask, dmask)
+        out, h, c = run(LSTMFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h, state.c,
+                        w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "gru" and cell.reset_after:
-        out, h = apply_function(ProjectedScan, GRUFunction, inputs, w.weight_ih, w.bias_ih, None, state.h,
-                                w.weight_hh, w.bias_hh, step_mask, dmask)
+        out, h = run(GRUFunction, inputs, w.weight_ih, w.bias_ih, None, state.h, w.weight_hh,
+                     w.bias_hh, step_mask, dmask)
     elif family == "gru":
-        out, h = apply_function(ProjectedScan, GRUOriginalFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
-                                w.weight_hh, step_mask, dmask)
+        out, h = run(GRUOriginalFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
+                     w.weight_hh, step_mask, dmask)
     else:
-        out, h = apply_function(ProjectedScan, RNNFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
-                                w.weight_hh, step_mask, dmask, cell.nonlinearity == "relu")
+        out, h = run(RNNFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h, w.weight_hh,
+                     step_mask, dmask, cell.nonlinearity == "relu")
     return out, cell.state_type(h)

@@ -24,17 +24,11 @@ from typing import Optional
 import torch
 
 from rnnkit.kernels.extension import load_extension
+from rnnkit.kernels.placeholders import optional as _opt
+from rnnkit.kernels.placeholders import optional_mask
 
 LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, as in kernels/fused_layer_norm.py
 AUTO_BLOCK = 0  # block_steps=0: the C++ side picks K so that a block's rows fit in 256 KiB
-
-
-def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return t.contiguous() if t is not None else like.new_empty(0)
-
-
-def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return mask if mask is not None else like.new_empty(0, dtype=torch.bool)
 
 
 def serves(cell) -> bool:
@@ -42,37 +36,41 @@ def serves(cell) -> bool:
     return cell.family in ("lstm", "gru")
 
 
-def _tensors(cell, inputs: torch.Tensor, state) -> list:
-    """Every tensor the forward reads: inputs, state, weights (and the layer-norm gains)."""
-    w = cell.weights()
+def _tensors(cell, inputs: torch.Tensor, state, w) -> list:
+    """Every tensor the forward reads: inputs, state, weights ``w`` (and the layer-norm gains)."""
     found = [inputs, *state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh]
     if getattr(cell, "layer_norm", False):
         found += [cell._owner._parameters[cell._names["ln_ih_weight"]], *cell.layer_norm_weights()]
     return [t for t in found if t is not None]
 
 
-def gradient_can_flow(cell, inputs: torch.Tensor, state) -> bool:
+def gradient_can_flow(cell, inputs: torch.Tensor, state, weights=None) -> bool:
     """False under ``torch.no_grad()`` or when nothing the forward reads requires a gradient:
-    then the forward alone is the whole computation and nothing needs to be saved."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in _tensors(cell, inputs, state))
+    then the forward alone is the whole computation and nothing needs to be saved.
+    ``weights``: ``cell.weights()`` where the caller has it already."""
+    if not torch.is_grad_enabled():  # inference: nothing more to look at
+        return False
+    w = cell.weights() if weights is None else weights
+    return any(t.requires_grad for t in _tensors(cell, inputs, state, w))
 
 
 def scan_inference(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], dmask: Optional[torch.Tensor],
-                   block_steps: int = AUTO_BLOCK):
+                   block_steps: int = AUTO_BLOCK, *, weights=None):
     """Run an LSTM (stock or layer-normalized) or GRU cell over raw time-major ``inputs``
     (T, B, I) without saving anything for a backward pass.
 
     mask: (T, B) bool or None; dmask: (B, H) recurrent-dropout mask or None; block_steps: the
-    steps per input-projection block (0: chosen by the kernel). Returns (outputs (T, B, H),
-    final state as ``cell.state_type``).
+    steps per input-projection block (0: chosen by the kernel); weights: ``cell.weights()``
+    where the caller has it already. Returns (outputs (T, B, H), final state as
+    ``cell.state_type``).
     """
     if not isinstance(block_steps, int) or isinstance(block_steps, bool) or block_steps < 0:
         raise ValueError(f"Received an invalid value for argument `block_steps`: expected an integer >= 0 "
                          f"(0 picks it automatically), got {block_steps!r}.")
     ext = load_extension()
-    w = cell.weights()
+    w = cell.weights() if weights is None else weights
     x = inputs.contiguous()  # (T, B, I)
-    mask_t, dmask_t = _mask(mask, x), _opt(dmask, x)
+    mask_t, dmask_t = optional_mask(mask), _opt(dmask, x)
     w_ih, w_hh = w.weight_ih.contiguous(), w.weight_hh.contiguous()
     if cell.family == "lstm":
         if getattr(cell, "layer_norm", False):

@@ -18,26 +18,14 @@ them from ``W_ih x_t``, which it keeps anyway.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch.autograd.function import once_differentiable
 
 from rnnkit.kernels.extension import load_extension
+from rnnkit.kernels.placeholders import optional as _opt
+from rnnkit.kernels.placeholders import optional_mask, output_grad, state_grad
 
 LN_EPS = 1e-5  # the epsilon of torch.nn.functional.layer_norm, which the reference cell uses
-
-
-def _opt(t: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return t.contiguous() if t is not None else like.new_empty(0)
-
-
-def _mask(mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    return mask if mask is not None else like.new_empty(0, dtype=torch.bool)
-
-
-def _zero_if_none(grad, like):
-    return torch.zeros_like(like) if grad is None else grad.contiguous()
 
 
 class LayerNormLSTMFunction(torch.autograd.Function):
@@ -49,8 +37,8 @@ class LayerNormLSTMFunction(torch.autograd.Function):
     def forward(ctx, xw, h0, c0, w_hh, ln_ih, b_ih, b_hh, ln_hh, lnc_g, lnc_b, mask, dmask):
         saved = load_extension().lstm_ln_forward(
             xw.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(), ln_ih.contiguous(), _opt(b_ih, xw),
-            _opt(b_hh, xw), ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(), _mask(mask, xw),
-            _opt(dmask, xw), LN_EPS)
+            _opt(b_hh, xw), ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(),
+            optional_mask(mask), _opt(dmask, xw), LN_EPS)
         out, hs, cs = saved[0], saved[1], saved[2]
         ctx.biases = (b_ih is not None, b_hh is not None)
         ctx.save_for_backward(xw, *saved[1:], w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask)
@@ -61,9 +49,10 @@ class LayerNormLSTMFunction(torch.autograd.Function):
     def backward(ctx, grad_out, grad_h, grad_c):
         xw, hs, cs, gates, xstat, rhat, rstd, chat, cstd, w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask = ctx.saved_tensors
         dxw, dh0, dc0, dw, d_ih, d_b, d_hh, d_cg, d_cb = load_extension().lstm_ln_backward(
-            _zero_if_none(grad_out, hs[1:]), _zero_if_none(grad_h, hs[0]), _zero_if_none(grad_c, cs[0]),
+            output_grad(grad_out, hs), state_grad(grad_h, hs), state_grad(grad_c, cs),
             xw.contiguous(), xstat, hs, cs, gates, rhat, rstd, chat, cstd, w_hh.contiguous(), ln_ih.contiguous(),
-            ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(), _mask(mask, gates), _opt(dmask, gates))
+            ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(), optional_mask(mask),
+            _opt(dmask, gates))
         d_b_ih = d_b if ctx.biases[0] else None
         d_b_hh = (d_b.clone() if ctx.biases[0] else d_b) if ctx.biases[1] else None
         return dxw, dh0, dc0, dw, d_ih, d_b_ih, d_b_hh, d_hh, d_cg, d_cb, None, None

@@ -65,7 +65,10 @@ class ProjectedScan(torch.autograd.Function):
         x2, w_ih, *saved = ctx.saved_tensors
         inner = ctx.inner
         inner.saved_tensors = tuple(saved)
-        grads = ctx.recurrence.backward(inner, *grad_outputs)
+        # The recurrence's backward is itself ``once_differentiable``; this node's wrapper has
+        # already turned gradient recording off, so call the function it wraps directly.
+        backward = ctx.recurrence.backward
+        grads = getattr(backward, "__wrapped__", backward)(inner, *grad_outputs)
         del inner.saved_tensors
         d_projected = grads[0].reshape(x2.shape[0], w_ih.shape[0])  # (T*B, G*H)
         _, need_inputs, need_w, need_b_ih, need_b_fold = ctx.needs_input_grad[:5]

@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.cells.layer_norm import LayerNormLSTMCell
 from rnnkit.errors import check_nonnegative_int, check_positive_int, describe
+from rnnkit.kernels.dispatch import run_layer
 from rnnkit.layers.checks import check_input, check_lengths
 from rnnkit.layers.init import check_init, initialize_cell
 from rnnkit.layers.stack import RecurrentLayerBase
@@ -84,8 +85,6 @@ class _TorchRNNBase(RecurrentLayerBase):
                 initialize_cell(cell, self.init)
 
     def _run_whole_layer(self, x, states, lengths, record):
-        from rnnkit.kernels.dispatch import run_layer
-
         return run_layer(self, x, states, lengths, backend=self.backend, training=self.training, record=record,
                          strict=self.strict)
 
