@@ -32,6 +32,7 @@
 using at::Tensor;
 
 #include "matvec.h"  // the batch-1 recurrent product
+#include "smallm.h"  // the small-batch recurrent product
 
 extern "C" {
 void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
@@ -103,6 +104,9 @@ template <typename S> struct RightOperand {
   const S* w; int64_t ld; bool trans; int64_t M, N, K;
   Tensor packed;
   PanelMatvec<S> mv;
+#ifdef RNNKIT_SMALLM
+  SmallBatchPanels sm;
+#endif
   // uses: how many products will be made (the steps); packing pays only when there are several.
   RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_, int64_t uses)
       : w(w_), ld(ld_), trans(trans_), M(M_), N(N_), K(K_) {
@@ -110,6 +114,14 @@ template <typename S> struct RightOperand {
       mv = PanelMatvec<S>(w, ld, trans, K, N);
       return;
     }
+#ifdef RNNKIT_SMALLM
+    if constexpr (std::is_same_v<S, float>) {
+      if (M >= 2 && M <= 32 && uses > 1 && smallm_enabled()) {
+        sm = SmallBatchPanels(w, ld, trans, K, N);
+        return;
+      }
+    }
+#endif
     if constexpr (std::is_same_v<S, float>) {
       static const bool enabled = std::getenv("RNNKIT_NO_PACKED_GEMM") == nullptr;
       if (enabled && uses > 1 && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
@@ -122,6 +134,11 @@ template <typename S> struct RightOperand {
   }
   void mm(const S* A, int64_t lda, S beta, S* C, int64_t ldc) const {
     if (mv.K > 0) { mv.apply(A, beta, C); return; }
+#ifdef RNNKIT_SMALLM
+    if constexpr (std::is_same_v<S, float>) {
+      if (sm.K > 0) { sm.apply(A, lda, beta, C, ldc, M); return; }
+    }
+#endif
     if constexpr (std::is_same_v<S, float>) {
       if (packed.defined()) {
         cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, int(M), int(N), int(K), A, int(lda), packed.data_ptr<float>(),
