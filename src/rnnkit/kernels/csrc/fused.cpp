@@ -16,7 +16,8 @@
 // Speed: the per-step matrix multiplies call BLAS directly (the sgemm_/dgemm_ that torch's CPU
 // build exports; through ATen when they are absent), so a step pays no dispatcher or tensor
 // bookkeeping; at batch 1 they are matrix-vector products over a weight copied once per call
-// into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell); float32 gate math uses a branch-free exp (Cephes polynomial, relative error
+// into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell), at
+// batch 2..32 products over panels with register-blocked rows (smallm.h); float32 gate math uses a branch-free exp (Cephes polynomial, relative error
 // ~1e-7) that the compiler vectorizes.
 
 #include <torch/extension.h>
@@ -98,7 +99,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const S* A, int64_t
 
 // The right operand op(W) (K x N, row-major W) of many products C (M x N) = beta C + A op(W)
 // made with the same W: at M = 1 (batch 1) copied once into matrix-vector panels (matvec.h),
-// otherwise packed once where MKL's packed GEMM is available (float32).
+// at small M (float32, AVX2) into the small-batch panels where they pay (smallm.h), otherwise
+// packed once where MKL's packed GEMM is available (float32).
 template <typename S> struct RightOperand {
   enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162 };
   const S* w; int64_t ld; bool trans; int64_t M, N, K;
@@ -116,7 +118,7 @@ template <typename S> struct RightOperand {
     }
 #ifdef RNNKIT_SMALLM
     if constexpr (std::is_same_v<S, float>) {
-      if (M >= 2 && M <= 32 && uses > 1 && smallm_enabled()) {
+      if (uses > 1 && smallm_pays(M, N, K) && smallm_enabled()) {
         sm = SmallBatchPanels(w, ld, trans, K, N);
         return;
       }
@@ -131,6 +133,14 @@ template <typename S> struct RightOperand {
                          packed.data_ptr<float>());
       }
     }
+  }
+  // Which path mm takes (for tests): "matvec", "small_batch", "packed_gemm" or "gemm".
+  const char* path() const {
+    if (mv.K > 0) return "matvec";
+#ifdef RNNKIT_SMALLM
+    if (sm.K > 0) return "small_batch";
+#endif
+    return packed.defined() ? "packed_gemm" : "gemm";
   }
   void mm(const S* A, int64_t lda, S beta, S* C, int64_t ldc) const {
     if (mv.K > 0) { mv.apply(A, beta, C); return; }
@@ -809,6 +819,26 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
 bool uses_direct_blas() { return sgemm_ != nullptr && dgemm_ != nullptr; }
 bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_compute != nullptr; }
 
+// One recurrent product as the kernels make it, for tests: returns (beta c + a op(w), the path
+// RightOperand took), op(w) = w^T (w (N, K)) when trans, else w (K, N); a (M, K) may have a row
+// stride (the backward reads rows of a wider buffer); uses: the products the kernel would make.
+std::tuple<Tensor, std::string> recurrent_product(const Tensor& a, const Tensor& w, bool trans, const Tensor& c,
+                                                  double beta, int64_t uses) {
+  TORCH_CHECK(a.dim() == 2 && a.stride(1) == 1 && w.dim() == 2 && w.is_contiguous(),
+              "recurrent_product takes a (M, K) with unit column stride and a contiguous w");
+  const int64_t M = a.size(0), K = a.size(1), N = trans ? w.size(0) : w.size(1);
+  TORCH_CHECK((trans ? w.size(1) : w.size(0)) == K && c.sizes() == at::IntArrayRef({M, N}),
+              "recurrent_product: w and c do not match a");
+  Tensor out = c.contiguous().clone();
+  std::string path;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "recurrent_product", [&] {
+    const RightOperand<scalar_t> op(w.data_ptr<scalar_t>(), w.size(1), trans, M, N, K, uses);
+    op.mm(a.data_ptr<scalar_t>(), a.stride(0), scalar_t(beta), out.data_ptr<scalar_t>(), N);
+    path = op.path();
+  });
+  return {out, path};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward);
   m.def("lstm_backward", &lstm_backward);
@@ -825,4 +855,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_infer", &gru_infer);
   m.def("uses_direct_blas", &uses_direct_blas);
   m.def("uses_packed_gemm", &uses_packed_gemm);
+  m.def("recurrent_product", &recurrent_product);
 }

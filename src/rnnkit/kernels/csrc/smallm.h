@@ -32,6 +32,17 @@ namespace {
 
 inline bool smallm_enabled() { return std::getenv("RNNKIT_NO_SMALLM") == nullptr; }
 
+// Where the panels beat the packed GEMM they replace, by interleaved A/B of whole layers
+// (benchmarks/kernels_smallm.py, results/kernels_smallm.md; one thread, shared 2-core Zen 3;
+// time with panels / time with GEMM, every cell, train and infer, T 50):
+//   H 256-512, B 2-8: 0.12-0.97 (mostly 0.3-0.8);  B 16-32: 0.41-1.04 (mostly 0.7-0.9)
+//   H 64, B 2-4: 0.55-1.05 (mostly 0.75-0.9);  B 8-32: 0.37-1.35, about even
+// so: every batch from 2 to 32 where the weight holds at least 64K elements (an LSTM from
+// H 128, a GRU from H 148, an RNN from H 256), and batches 2-4 below that.
+inline bool smallm_pays(int64_t M, int64_t N, int64_t K) {
+  return M >= 2 && M <= 32 && (M <= 4 || N * K >= (int64_t(1) << 16));
+}
+
 #ifdef RNNKIT_SMALLM
 struct SmallBatchPanels {
   static constexpr int64_t kPanel = 16;  // 2 AVX registers of 8 float32
