@@ -34,9 +34,10 @@ inline bool smallm_enabled() { return std::getenv("RNNKIT_NO_SMALLM") == nullptr
 
 // Where the panels beat the packed GEMM they replace, by interleaved A/B of whole layers
 // (benchmarks/kernels_smallm.py, results/kernels_smallm.md; one thread, shared 2-core Zen 3;
-// time with panels / time with GEMM, every cell, train and infer, T 50):
-//   H 256-512, B 2-8: 0.12-0.97 (mostly 0.3-0.8);  B 16-32: 0.41-1.04 (mostly 0.7-0.9)
-//   H 64, B 2-4: 0.55-1.05 (mostly 0.75-0.9);  B 8-32: 0.37-1.35, about even
+// time with panels / time with GEMM, median (quartiles; extremes) over every cell, train and
+// infer, T 50, and the layer-norm LSTM's inference at T 200):
+//   H 256-512, B 2-8:  0.58 (0.45-0.68; 0.12-1.30)   B 16-32: 0.83 (0.77-0.92; 0.41-1.06)
+//   H 64,      B 2-4:  0.85 (0.75-0.90; 0.55-1.05)   B 8-32:  0.97 (0.90-1.01; 0.37-1.35)
 // so: every batch from 2 to 32 where the weight holds at least 64K elements (an LSTM from
 // H 128, a GRU from H 148, an RNN from H 256), and batches 2-4 below that.
 inline bool smallm_pays(int64_t M, int64_t N, int64_t K) {
