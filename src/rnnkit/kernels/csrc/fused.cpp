@@ -17,7 +17,7 @@
 // build exports; through ATen when they are absent), so a step pays no dispatcher or tensor
 // bookkeeping; at batch 1 they are matrix-vector products over a weight copied once per call
 // into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell), at
-// batch 2..32, where it pays, products over panels with register-blocked rows (smallm.h:
+// batch 2..64, where it pays, products over panels with register-blocked rows (smallm.h:
 // 0.3-0.9x at H 256-512); float32 gate math uses a branch-free exp (Cephes polynomial, relative
 // error ~1e-7) that the compiler vectorizes.
 
