@@ -183,6 +183,16 @@ def test_smallm_product_equals_float64(batch, n, k, trans, monkeypatch):
     monkeypatch.delenv("RNNKIT_NO_SMALLM", raising=False)
 
 
+def test_recurrent_product_names_bad_arguments():
+    a, w, c = torch.randn(4, 8), torch.randn(24, 8), torch.zeros(4, 24)
+    with pytest.raises(RuntimeError, match=r"`w` must be \(N, K\) with K = 8, got \[24, 7\]"):
+        _product(a, w[:, :7].contiguous(), True, c, 0.0)
+    with pytest.raises(RuntimeError, match=r"argument `c` must be \(4, 24\), got \[4, 23\]"):
+        _product(a, w, True, c[:, :23], 0.0)
+    with pytest.raises(RuntimeError, match="argument `w` and `c` must have a's dtype"):
+        _product(a, w.double(), True, c, 0.0)
+
+
 def test_smallm_product_not_for_float64_batch1_or_one_use():
     """float64 keeps the GEMM path, batch 1 the matvec, a single product is not worth packing."""
     a, w, c = torch.randn(4, 8), torch.randn(24, 8), torch.zeros(4, 24)

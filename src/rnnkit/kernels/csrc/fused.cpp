@@ -823,13 +823,21 @@ bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_comp
 // One recurrent product as the kernels make it, for tests: returns (beta c + a op(w), the path
 // RightOperand took), op(w) = w^T (w (N, K)) when trans, else w (K, N); a (M, K) may have a row
 // stride (the backward reads rows of a wider buffer); uses: the products the kernel would make.
-std::tuple<Tensor, std::string> recurrent_product(const Tensor& a, const Tensor& w, bool trans, const Tensor& c,
-                                                  double beta, int64_t uses) {
-  TORCH_CHECK(a.dim() == 2 && a.stride(1) == 1 && w.dim() == 2 && w.is_contiguous(),
-              "recurrent_product takes a (M, K) with unit column stride and a contiguous w");
+std::tuple<Tensor, std::string> recurrent_product(const Tensor& a, const Tensor& w, bool trans,
+                                                  const Tensor& c, double beta, int64_t uses) {
+  const char* name = "recurrent_product: argument ";
+  TORCH_CHECK(a.dim() == 2 && a.stride(1) == 1, name, "`a` must be 2-D (M, K) with unit column ",
+              "stride, got sizes ", a.sizes(), " strides ", a.strides());
+  TORCH_CHECK(w.dim() == 2 && w.is_contiguous(), name, "`w` must be a contiguous 2-D tensor, got ",
+              "sizes ", w.sizes(), " strides ", w.strides());
   const int64_t M = a.size(0), K = a.size(1), N = trans ? w.size(0) : w.size(1);
-  TORCH_CHECK((trans ? w.size(1) : w.size(0)) == K && c.sizes() == at::IntArrayRef({M, N}),
-              "recurrent_product: w and c do not match a");
+  TORCH_CHECK((trans ? w.size(1) : w.size(0)) == K, name, "`w` must be ",
+              trans ? "(N, K)" : "(K, N)", " with K = ", K, ", got ", w.sizes());
+  TORCH_CHECK(c.sizes() == at::IntArrayRef({M, N}), name, "`c` must be (", M, ", ", N, "), got ",
+              c.sizes());
+  TORCH_CHECK(w.scalar_type() == a.scalar_type() && c.scalar_type() == a.scalar_type(), name,
+              "`w` and `c` must have a's dtype ", a.scalar_type(), ", got ", w.scalar_type(),
+              " and ", c.scalar_type());
   Tensor out = c.contiguous().clone();
   std::string path;
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "recurrent_product", [&] {
