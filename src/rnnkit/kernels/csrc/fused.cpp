@@ -16,8 +16,10 @@
 // Speed: the per-step matrix multiplies call BLAS directly (the sgemm_/dgemm_ that torch's CPU
 // build exports; through ATen when they are absent), so a step pays no dispatcher or tensor
 // bookkeeping; at batch 1 they are matrix-vector products over a weight copied once per call
-// into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell); float32 gate math uses a branch-free exp (Cephes polynomial, relative error
-// ~1e-7) that the compiler vectorizes.
+// into panels (matvec.h: 0.62-0.89x the time of the GEMM path at B1 H64-512, every cell), at
+// batch 2..64, where it pays, products over panels with register-blocked rows (smallm.h:
+// 0.3-0.9x at H 256-512); float32 gate math uses a branch-free exp (Cephes polynomial, relative
+// error ~1e-7) that the compiler vectorizes.
 
 #include <torch/extension.h>
 
@@ -32,6 +34,7 @@
 using at::Tensor;
 
 #include "matvec.h"  // the batch-1 recurrent product
+#include "smallm.h"  // the small-batch recurrent product
 
 extern "C" {
 void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
@@ -97,12 +100,16 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const S* A, int64_t
 
 // The right operand op(W) (K x N, row-major W) of many products C (M x N) = beta C + A op(W)
 // made with the same W: at M = 1 (batch 1) copied once into matrix-vector panels (matvec.h),
-// otherwise packed once where MKL's packed GEMM is available (float32).
+// at small M (float32, AVX2) into the small-batch panels where they pay (smallm.h), otherwise
+// packed once where MKL's packed GEMM is available (float32).
 template <typename S> struct RightOperand {
   enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kBMatrix = 162 };
   const S* w; int64_t ld; bool trans; int64_t M, N, K;
   Tensor packed;
   PanelMatvec<S> mv;
+#ifdef RNNKIT_SMALLM
+  SmallBatchPanels sm;
+#endif
   // uses: how many products will be made (the steps); packing pays only when there are several.
   RightOperand(const S* w_, int64_t ld_, bool trans_, int64_t M_, int64_t N_, int64_t K_, int64_t uses)
       : w(w_), ld(ld_), trans(trans_), M(M_), N(N_), K(K_) {
@@ -110,6 +117,14 @@ template <typename S> struct RightOperand {
       mv = PanelMatvec<S>(w, ld, trans, K, N);
       return;
     }
+#ifdef RNNKIT_SMALLM
+    if constexpr (std::is_same_v<S, float>) {
+      if (uses > 1 && smallm_pays(M, N, K) && smallm_enabled()) {
+        sm = SmallBatchPanels(w, ld, trans, K, N);
+        return;
+      }
+    }
+#endif
     if constexpr (std::is_same_v<S, float>) {
       static const bool enabled = std::getenv("RNNKIT_NO_PACKED_GEMM") == nullptr;
       if (enabled && uses > 1 && cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
@@ -120,8 +135,21 @@ template <typename S> struct RightOperand {
       }
     }
   }
+  // Which path mm takes (for tests): "matvec", "small_batch", "packed_gemm" or "gemm".
+  const char* path() const {
+    if (mv.K > 0) return "matvec";
+#ifdef RNNKIT_SMALLM
+    if (sm.K > 0) return "small_batch";
+#endif
+    return packed.defined() ? "packed_gemm" : "gemm";
+  }
   void mm(const S* A, int64_t lda, S beta, S* C, int64_t ldc) const {
     if (mv.K > 0) { mv.apply(A, beta, C); return; }
+#ifdef RNNKIT_SMALLM
+    if constexpr (std::is_same_v<S, float>) {
+      if (sm.K > 0) { sm.apply(A, lda, beta, C, ldc, M); return; }
+    }
+#endif
     if constexpr (std::is_same_v<S, float>) {
       if (packed.defined()) {
         cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, int(M), int(N), int(K), A, int(lda), packed.data_ptr<float>(),
@@ -792,6 +820,34 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, c
 bool uses_direct_blas() { return sgemm_ != nullptr && dgemm_ != nullptr; }
 bool uses_packed_gemm() { return cblas_sgemm_pack != nullptr && cblas_sgemm_compute != nullptr; }
 
+// One recurrent product as the kernels make it, for tests: returns (beta c + a op(w), the path
+// RightOperand took), op(w) = w^T (w (N, K)) when trans, else w (K, N); a (M, K) may have a row
+// stride (the backward reads rows of a wider buffer); uses: the products the kernel would make.
+std::tuple<Tensor, std::string> recurrent_product(const Tensor& a, const Tensor& w, bool trans,
+                                                  const Tensor& c, double beta, int64_t uses) {
+  const char* name = "recurrent_product: argument ";
+  TORCH_CHECK(a.dim() == 2 && a.stride(1) == 1, name, "`a` must be 2-D (M, K) with unit column ",
+              "stride, got sizes ", a.sizes(), " strides ", a.strides());
+  TORCH_CHECK(w.dim() == 2 && w.is_contiguous(), name, "`w` must be a contiguous 2-D tensor, got ",
+              "sizes ", w.sizes(), " strides ", w.strides());
+  const int64_t M = a.size(0), K = a.size(1), N = trans ? w.size(0) : w.size(1);
+  TORCH_CHECK((trans ? w.size(1) : w.size(0)) == K, name, "`w` must be ",
+              trans ? "(N, K)" : "(K, N)", " with K = ", K, ", got ", w.sizes());
+  TORCH_CHECK(c.sizes() == at::IntArrayRef({M, N}), name, "`c` must be (", M, ", ", N, "), got ",
+              c.sizes());
+  TORCH_CHECK(w.scalar_type() == a.scalar_type() && c.scalar_type() == a.scalar_type(), name,
+              "`w` and `c` must have a's dtype ", a.scalar_type(), ", got ", w.scalar_type(),
+              " and ", c.scalar_type());
+  Tensor out = c.contiguous().clone();
+  std::string path;
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "recurrent_product", [&] {
+    const RightOperand<scalar_t> op(w.data_ptr<scalar_t>(), w.size(1), trans, M, N, K, uses);
+    op.mm(a.data_ptr<scalar_t>(), a.stride(0), scalar_t(beta), out.data_ptr<scalar_t>(), N);
+    path = op.path();
+  });
+  return {out, path};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward);
   m.def("lstm_backward", &lstm_backward);
@@ -808,4 +864,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_infer", &gru_infer);
   m.def("uses_direct_blas", &uses_direct_blas);
   m.def("uses_packed_gemm", &uses_packed_gemm);
+  m.def("recurrent_product", &recurrent_product);
 }
