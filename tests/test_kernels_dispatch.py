@@ -83,20 +83,41 @@ def test_auto_rule_prefers_fused_for_gru_rnn_and_narrow_lstms():
 
 
 @needs_fused
-def test_auto_rule_gives_wide_lstms_to_onednn_except_at_batch_one():
+def test_auto_rule_gives_wide_lstm_inference_to_onednn_except_at_batch_one():
     wide, narrow = rnnkit.LSTM(3, 256), rnnkit.LSTM(3, 128)
-    wide(torch.randn(10, 2, 3))
-    narrow(torch.randn(10, 2, 3))
-    assert backends(wide) == {"vendor"} and backends(narrow) == {"fused"}
-    wide(torch.randn(10, 1, 3))  # batch 1: the fused panel matrix-vector product beats oneDNN
+    with torch.no_grad():
+        wide(torch.randn(10, 2, 3))
+        narrow(torch.randn(10, 2, 3))
+        assert backends(wide) == {"vendor"} and backends(narrow) == {"fused"}
+        wide(torch.randn(10, 1, 3))  # batch 1: the fused panel matrix-vector product beats oneDNN
+        assert backends(wide) == {"fused"}
+        wide(torch.randn(3, 2, 3))  # very short sequences: oneDNN's per-call set-up dominates
+        assert backends(wide) == {"fused"}
+        wide_batch_first = rnnkit.LSTM(3, 256, batch_first=True)
+        wide_batch_first(torch.randn(1, 10, 3))  # batch 1 read from the batch-first layout too
+        assert backends(wide_batch_first) == {"fused"}
+        wide_batch_first(torch.randn(2, 10, 3))
+        assert backends(wide_batch_first) == {"vendor"}
+    wide.eval()(torch.randn(10, 2, 3))  # eval mode with grad on: weights still require grad
     assert backends(wide) == {"fused"}
-    wide(torch.randn(3, 2, 3))  # very short sequences: oneDNN's per-call set-up dominates
+
+
+@needs_fused
+def test_auto_rule_gives_wide_lstm_training_to_fused():
+    """speed.md (after csrc/smallm.h): fused / nn 0.79-0.94 for LSTM H256/H512 training at B16/B64."""
+    wide = rnnkit.LSTM(3, 256)
+    out, _ = wide(torch.randn(10, 16, 3))
+    out.sum().backward()
     assert backends(wide) == {"fused"}
-    wide_batch_first = rnnkit.LSTM(3, 256, batch_first=True)
-    wide_batch_first(torch.randn(1, 10, 3))  # batch 1 read from the batch-first layout too
-    assert backends(wide_batch_first) == {"fused"}
-    wide_batch_first(torch.randn(2, 10, 3))
-    assert backends(wide_batch_first) == {"vendor"}
+    with torch.no_grad():  # the same layer and shape, no backward possible: oneDNN
+        wide(torch.randn(10, 16, 3))
+    assert backends(wide) == {"vendor"}
+    for p in wide.parameters():
+        p.requires_grad_(False)
+    wide(torch.randn(10, 16, 3))  # frozen weights, input without grad: inference
+    assert backends(wide) == {"vendor"}
+    wide(torch.randn(10, 16, 3, requires_grad=True))  # gradients of the input: backward follows
+    assert backends(wide) == {"fused"}
 
 
 def test_trace_runs_reference():

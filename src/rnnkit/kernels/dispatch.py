@@ -173,8 +173,10 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
 
     - GRU and RNN run on ``fused``, training and inference, at every size;
     - an LSTM of hidden size < 256 runs on ``fused``, training and inference;
-    - an LSTM of hidden size >= 256 runs on oneDNN, except at batch 1 (where the fused kernels'
-      panel matrix-vector product of csrc/matvec.h is faster) and for sequences of <= 4 steps.
+    - an LSTM of hidden size >= 256 runs on ``fused`` when a backward pass can follow (grad mode
+      on, and the input or a weight requires grad) and on oneDNN for inference, except at batch 1
+      (where the fused kernels' panel matrix-vector product of csrc/matvec.h is faster) and for
+      sequences of <= 4 steps (oneDNN's per-call set-up dominates).
 
     Evidence (fused / torch.nn, CPU, one thread, minimum over rounds; runs of 2026-11-23: speed.md
     run A with 7 rounds, and k10's re-measurements with 5 rounds (training) and 7 (inference) on
@@ -189,6 +191,11 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
       them, as before, except at batch 1: with the panel matvec (csrc/matvec.h, after k10's runs)
       fused / nn at B1 x H256/H512 x T50/T200 was 0.77-0.84 (m10, interleaved, shared machine;
       results/kernels_batch1_vs_onednn.txt) and 0.57-0.93 (lead, quiet machine, same script);
+    - LSTM training, H256/H512, B16/B64, T50/T200, after the small-batch panels of
+      csrc/smallm.h (which serve batches 2-64 of these sizes): fused / nn 0.79-0.94 at all 8
+      points (lead, quiet machine, speed.py run of 2026-11-23, 3 rounds), where oneDNN's
+      auto/nn was 0.91-1.03; inference at the same points stayed mixed (fused / nn 0.86-1.34,
+      1.30-1.34 at H512 T50), so inference keeps oneDNN;
     - GRU and RNN, inference, B16/B64 x H64/H256: 0.31-0.83 in both k10 runs; training was
       already fused (0.21-0.97, torch's CPU GRU/RNN backward is not fused) except GRU B64 H256
       T200 (1.05, level).
@@ -200,15 +207,25 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     family = layer.cell_grid()[0][0].family
     if family in ("gru", "rnn") or layer.hidden_size < LSTM_VENDOR_MIN_HIDDEN:
         return False
+    if backward_expected(layer, x):
+        return False
     return x.shape[0] > SHORT_SEQUENCE_STEPS and x.shape[1] > 1  # x: (T, B, ...), batch 1: fused
+
+
+def backward_expected(layer, x: torch.Tensor) -> bool:
+    """Whether a backward pass can follow this call: grad mode is on and the input or one of the
+    layer's weights requires grad (a training step, or gradients of the input)."""
+    if not torch.is_grad_enabled():
+        return False
+    return x.requires_grad or any(p.requires_grad for p in layer.parameters())
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:
     """Choice("vendor", why) when torch's kernel runs the whole layer, else None (per-cell path)."""
     if record or backend in ("reference", "fused"):
         return None
-    key = ("layer", backend, bool(training), x.dtype, x.device, x.shape[0], x.shape[1],
-           extension.unavailable_reason(), getattr(layer, "recurrent_dropout", 0.0))
+    key = ("layer", backend, bool(training), backward_expected(layer, x), x.dtype, x.device, x.shape[0],
+           x.shape[1], extension.unavailable_reason(), getattr(layer, "recurrent_dropout", 0.0))
     choice = _recall(layer, key)
     if choice is not _MISSING:
         return choice
