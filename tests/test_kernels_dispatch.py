@@ -120,6 +120,25 @@ def test_auto_rule_gives_wide_lstm_training_to_fused():
     assert backends(wide) == {"fused"}
 
 
+@needs_fused
+def test_auto_rule_with_more_threads_keeps_wide_lstms_on_onednn_but_batch_one_training():
+    wide = rnnkit.LSTM(3, 256)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        out, _ = wide(torch.randn(10, 16, 3))  # training at batch 16: oneDNN with 2 threads
+        assert backends(wide) == {"vendor"}
+        out, _ = wide(torch.randn(10, 1, 3))  # training at batch 1: fused
+        assert backends(wide) == {"fused"}
+        with torch.no_grad():
+            wide(torch.randn(10, 1, 3))  # inference at batch 1: oneDNN with 2 threads
+        assert backends(wide) == {"vendor"}
+    finally:
+        torch.set_num_threads(threads)
+    out, _ = wide(torch.randn(10, 16, 3))  # one thread again: the choice is not cached across
+    assert backends(wide) == {"fused"}
+
+
 def test_trace_runs_reference():
     lstm = rnnkit.LSTM(3, 5, backend="fused", strict=True)
     lstm.trace(torch.randn(4, 2, 3))

@@ -199,3 +199,20 @@ def test_smallm_product_not_for_float64_batch1_or_one_use():
     assert _product(a.double(), w.double(), True, c.double(), 0.0)[1] == "gemm"
     assert _product(a[:1], w, True, c[:1], 0.0)[1] == "matvec"
     assert _product(a, w, True, c, 0.0, uses=1)[1] != "small_batch"
+
+
+def test_smallm_product_with_more_threads_only_at_batch_2_to_4():
+    """The panels run on one thread; with more, batches above 4 keep the threaded GEMM."""
+    w = torch.randn(512, 256)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for batch, want in ((2, True), (4, True), (5, False), (16, False), (64, False)):
+            a, c = torch.randn(batch, 256), torch.zeros(batch, 512)
+            got, path = _product(a, w, True, c, 0.0)
+            torch.testing.assert_close(got, a @ w.t(), atol=1e-4, rtol=1e-5)
+            assert (path == "small_batch") == (HAS_AVX2 and want), (batch, path)
+    finally:
+        torch.set_num_threads(threads)
+    path = _product(torch.randn(16, 256), w, True, torch.zeros(16, 512), 0.0)[1]
+    assert (path == "small_batch") == HAS_AVX2, path  # one thread again: the panels

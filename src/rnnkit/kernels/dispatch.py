@@ -176,7 +176,9 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     - an LSTM of hidden size >= 256 runs on ``fused`` when a backward pass can follow (grad mode
       on, and the input or a weight requires grad) and on oneDNN for inference, except at batch 1
       (where the fused kernels' panel matrix-vector product of csrc/matvec.h is faster) and for
-      sequences of <= 4 steps (oneDNN's per-call set-up dominates).
+      sequences of <= 4 steps (oneDNN's per-call set-up dominates). That is with one thread
+      (torch.get_num_threads()); with more, torch's GEMMs split the product between threads and
+      the fused kernels' panel products do not, so only batch-1 training stays on ``fused``.
 
     Evidence (fused / torch.nn, CPU, one thread, minimum over rounds; runs of 2026-11-23: speed.md
     run A with 7 rounds, and k10's re-measurements with 5 rounds (training) and 7 (inference) on
@@ -196,6 +198,9 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
       points (lead, quiet machine, speed.py run of 2026-11-23, 3 rounds), where oneDNN's
       auto/nn was 0.91-1.03; inference at the same points stayed mixed (fused / nn 0.86-1.34,
       1.30-1.34 at H512 T50), so inference keeps oneDNN;
+    - with 2 threads (lead, in-process interleaved A/B, 7 rounds, quiet machine), LSTM fused / nn:
+      training B1 H256 T50 0.70, B1 H512 T200 0.99; inference B1 1.30-1.31; training B16/B64
+      H256/H512 0.87-1.37 on the GEMM path (which csrc/smallm.h keeps above batch 4 then);
     - GRU and RNN, inference, B16/B64 x H64/H256: 0.31-0.83 in both k10 runs; training was
       already fused (0.21-0.97, torch's CPU GRU/RNN backward is not fused) except GRU B64 H256
       T200 (1.05, level).
@@ -207,9 +212,12 @@ def auto_prefers_vendor(layer, x: torch.Tensor, training: bool) -> bool:
     family = layer.cell_grid()[0][0].family
     if family in ("gru", "rnn") or layer.hidden_size < LSTM_VENDOR_MIN_HIDDEN:
         return False
-    if backward_expected(layer, x):
-        return False
-    return x.shape[0] > SHORT_SEQUENCE_STEPS and x.shape[1] > 1  # x: (T, B, ...), batch 1: fused
+    batch_one, backward = x.shape[1] == 1, backward_expected(layer, x)  # x: (T, B, ...)
+    if torch.get_num_threads() == 1:
+        fused = backward or batch_one
+    else:  # the fused kernels' panel products run on one thread, torch's GEMMs on all
+        fused = backward and batch_one
+    return not fused and x.shape[0] > SHORT_SEQUENCE_STEPS
 
 
 def backward_expected(layer, x: torch.Tensor) -> bool:
@@ -224,8 +232,9 @@ def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record
     """Choice("vendor", why) when torch's kernel runs the whole layer, else None (per-cell path)."""
     if record or backend in ("reference", "fused"):
         return None
-    key = ("layer", backend, bool(training), backward_expected(layer, x), x.dtype, x.device, x.shape[0],
-           x.shape[1], extension.unavailable_reason(), getattr(layer, "recurrent_dropout", 0.0))
+    key = ("layer", backend, bool(training), backward_expected(layer, x), torch.get_num_threads(), x.dtype,
+           x.device, x.shape[0], x.shape[1], extension.unavailable_reason(),
+           getattr(layer, "recurrent_dropout", 0.0))
     choice = _recall(layer, key)
     if choice is not _MISSING:
         return choice

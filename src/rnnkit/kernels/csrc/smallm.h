@@ -41,7 +41,13 @@ inline bool smallm_enabled() { return std::getenv("RNNKIT_NO_SMALLM") == nullptr
 //   H 256-512, B 64:   0.94 (0.92-0.97; 0.83-1.08)   (nothing measured between 32 and 64)
 // so: every batch from 2 to 64 where the weight holds at least 64K elements (an LSTM from
 // H 128, a GRU from H 148, an RNN from H 256), and batches 2-4 below that.
+// The panels run on one thread; with more, the packed GEMM splits the product between them.
+// With 2 threads (LSTM, lead's in-process A/B, 7 rounds, quiet machine), panels / nn against
+// GEMM / nn: B16 H512 T50 training 1.65 vs 1.37, inference 2.35 vs 1.69; B64 H512 T50 training
+// 1.43 vs 1.02, inference 1.88 vs 1.25; B4 H256 T50 training 1.00 vs 1.52, inference 1.00 vs
+// 1.65. So with more than one thread only batches 2-4 take the panels.
 inline bool smallm_pays(int64_t M, int64_t N, int64_t K) {
+  if (M > 4 && at::get_num_threads() > 1) return false;
   return M >= 2 && M <= 64 && (M <= 4 || N * K >= (int64_t(1) << 16));
 }
 
