@@ -157,15 +157,7 @@ std::vector<Tensor> gru_infer(const Tensor& x, const Tensor& h0, const Tensor& w
           if (BH) std::memcpy(hh.data() + b * G, BH, sizeof(S) * G); else std::memset(hh.data() + b * G, 0, sizeof(S) * G);
         }
         Wall.mm(hin, H, S(1), hh.data(), G);
-        for (int64_t b = 0; b < B; ++b) {
-          const S* __restrict xr = P + b * G; const S* __restrict hr = hh.data() + b * G;
-          const S* __restrict hpr = hp + b * H; S* __restrict hnr = hn + b * H;
-          for (int64_t j = 0; j < H; ++j) {
-            const S r = Math<S>::sigmoid(xr[j] + hr[j]), z = Math<S>::sigmoid(xr[H + j] + hr[H + j]);
-            const S n = Math<S>::tanh(xr[2 * H + j] + r * hr[2 * H + j]);
-            hnr[j] = (1 - z) * n + z * hpr[j];
-          }
-        }
+        for (int64_t b = 0; b < B; ++b) gru_row_infer(P + b * G, hh.data() + b * G, hp + b * H, hn + b * H, H);
       } else {
         Wrz.mm(hin, H, S(1), P, G);  // P[:, :2H] += h_in W_rz^T
         for (int64_t b = 0; b < B; ++b) {
