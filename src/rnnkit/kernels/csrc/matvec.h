@@ -19,6 +19,28 @@
 
 namespace {
 
+// op(W) (K x N; op(W)[k, n] = trans ? W[n * ld + k] : W[k * ld + n]) copied into column panels
+// of `width` columns, each K x width contiguous, the tail panel zero-padded; returns the count.
+// Shared by the batch-1 matvec and the small-batch panels (smallm.h).
+template <typename S>
+int64_t pack_panels(const S* w, int64_t ld, bool trans, int64_t K, int64_t N, int64_t width, std::vector<S>& data) {
+  const int64_t panels = (N + width - 1) / width;
+  data.assign(size_t(panels * K * width), S(0));
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * width, nb = std::min(width, N - n0);
+    S* dst = data.data() + p * K * width;
+    if (trans) {
+      for (int64_t j = 0; j < nb; ++j) {
+        const S* src = w + (n0 + j) * ld;
+        for (int64_t k = 0; k < K; ++k) dst[k * width + j] = src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < K; ++k) std::memcpy(dst + k * width, w + k * ld + n0, sizeof(S) * nb);
+    }
+  }
+  return panels;
+}
+
 template <typename S> struct PanelMatvec {
   static constexpr int64_t kPanel = std::is_same_v<S, float> ? 64 : 32;
   int64_t K = 0, N = 0, panels = 0;
@@ -27,20 +49,7 @@ template <typename S> struct PanelMatvec {
   PanelMatvec() = default;
   // op(W)[k, n] = trans ? W[n * ld + k] : W[k * ld + n]
   PanelMatvec(const S* w, int64_t ld, bool trans, int64_t K_, int64_t N_) : K(K_), N(N_) {
-    panels = (N + kPanel - 1) / kPanel;
-    data.assign(size_t(panels * K * kPanel), S(0));
-    for (int64_t p = 0; p < panels; ++p) {
-      const int64_t n0 = p * kPanel, nb = std::min(kPanel, N - n0);
-      S* dst = data.data() + p * K * kPanel;
-      if (trans) {
-        for (int64_t j = 0; j < nb; ++j) {
-          const S* src = w + (n0 + j) * ld;
-          for (int64_t k = 0; k < K; ++k) dst[k * kPanel + j] = src[k];
-        }
-      } else {
-        for (int64_t k = 0; k < K; ++k) std::memcpy(dst + k * kPanel, w + k * ld + n0, sizeof(S) * nb);
-      }
-    }
+    panels = pack_panels(w, ld, trans, K, N, kPanel, data);
   }
 
   void apply(const S* __restrict a, S beta, S* __restrict y) const {

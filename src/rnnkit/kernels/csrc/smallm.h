@@ -65,22 +65,8 @@ struct SmallBatchPanels {
   SmallBatchPanels() = default;
   // op(W)[k, n] = trans ? W[n * ld + k] : W[k * ld + n]
   SmallBatchPanels(const float* w, int64_t ld, bool trans, int64_t K_, int64_t N_) : K(K_), N(N_) {
-    panels = (N + kPanel - 1) / kPanel;
     block = std::max<int64_t>(4, kBlockBytes / int64_t(sizeof(float) * K * kPanel) / 4 * 4);
-    data.assign(size_t(panels * K * kPanel), 0.0f);
-    for (int64_t p = 0; p < panels; ++p) {
-      const int64_t n0 = p * kPanel, nb = std::min(kPanel, N - n0);
-      float* dst = data.data() + p * K * kPanel;
-      if (trans) {
-        for (int64_t j = 0; j < nb; ++j) {
-          const float* src = w + (n0 + j) * ld;
-          for (int64_t k = 0; k < K; ++k) dst[k * kPanel + j] = src[k];
-        }
-      } else {
-        for (int64_t k = 0; k < K; ++k)
-          std::memcpy(dst + k * kPanel, w + k * ld + n0, sizeof(float) * nb);
-      }
-    }
+    panels = pack_panels(w, ld, trans, K, N, kPanel, data);
   }
 
   void apply(const float* A, int64_t lda, float beta, float* C, int64_t ldc, int64_t M) const {
