@@ -2,6 +2,21 @@
 
 import torch
 
+import rnnkit
+
+# Every cell family the fused kernels serve, with the layer options that select it.
+FAMILIES = {
+    "lstm": (rnnkit.LSTM, {}),
+    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}),
+    "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}),
+    "lstm_ln_rd": (rnnkit.LSTM, {"layer_norm": True, "recurrent_dropout": 0.25}),
+    "gru": (rnnkit.GRU, {}),
+    "gru_orig": (rnnkit.GRU, {"reset_after": False}),
+    "gru_orig_rd": (rnnkit.GRU, {"reset_after": False, "recurrent_dropout": 0.2}),
+    "rnn_tanh": (rnnkit.RNN, {}),
+    "rnn_relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
+}
+
 
 def run(layer, x, state, lengths, seed):
     """Forward + backward of a fixed random loss; returns every value and gradient."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernels_helpers import run
+from kernels_helpers import FAMILIES, run
 
 import rnnkit
 from rnnkit.kernels import extension
@@ -21,16 +21,6 @@ from rnnkit.kernels.fused_layer_norm import LayerNormLSTMFunction
 pytestmark = pytest.mark.skipif(extension.load_extension() is None,
                                 reason=f"fused extension unavailable: {extension.unavailable_reason()}")
 
-FAMILIES = {
-    "lstm": (rnnkit.LSTM, {}),
-    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}),
-    "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}),
-    "lstm_ln_rd": (rnnkit.LSTM, {"layer_norm": True, "recurrent_dropout": 0.25}),
-    "gru": (rnnkit.GRU, {}),
-    "gru_orig": (rnnkit.GRU, {"reset_after": False}),
-    "gru_orig_rd": (rnnkit.GRU, {"reset_after": False, "recurrent_dropout": 0.2}),
-    "rnn": (rnnkit.RNN, {}),
-}
 
 
 def _pair(family, inputs, hidden, *, layers, bidirectional, dtype):

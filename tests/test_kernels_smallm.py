@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernels_helpers import run
+from kernels_helpers import FAMILIES, run
 
 import rnnkit
 from rnnkit.kernels import extension
@@ -25,17 +25,6 @@ pytestmark = pytest.mark.skipif(
     extension.load_extension() is None,
     reason=f"fused extension unavailable: {extension.unavailable_reason()}")
 
-FAMILIES = {
-    "lstm": (rnnkit.LSTM, {}),
-    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}),
-    "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}),
-    "lstm_ln_rd": (rnnkit.LSTM, {"layer_norm": True, "recurrent_dropout": 0.25}),
-    "gru": (rnnkit.GRU, {}),
-    "gru_orig": (rnnkit.GRU, {"reset_after": False}),
-    "gru_orig_rd": (rnnkit.GRU, {"reset_after": False, "recurrent_dropout": 0.2}),
-    "rnn_tanh": (rnnkit.RNN, {}),
-    "rnn_relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
-}
 
 # The build uses -march=native, so a CPU with AVX2 gets the small-batch kernel compiled in.
 HAS_AVX2 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
