@@ -53,6 +53,21 @@ def make_layer(rnnkit, variant: str, hidden: int):
     raise ValueError(f"Received an invalid value for argument `variant`: expected one of {list(VARIANTS)}, got {variant!r}.")
 
 
+def step_call(torch, layer, x, mode: str):
+    """One timed unit: a training step (forward, backward of the sum) or a no-grad forward."""
+    layer.train(mode == "train")
+
+    def call():
+        if mode == "train":
+            out, _ = layer(x)
+            out.sum().backward()
+        else:
+            with torch.no_grad():
+                layer(x)
+
+    return call
+
+
 def child(hiddens, calls: int) -> dict:
     """Time every configuration in this process: per-call nanoseconds, each call timed alone."""
     import torch
@@ -67,16 +82,7 @@ def child(hiddens, calls: int) -> dict:
             layer = make_layer(rnnkit, variant, hidden)
             x = torch.randn(50, 1, 128)  # (T, B, I)
             for mode in MODES:
-                layer.train(mode == "train")
-
-                def call():
-                    if mode == "train":
-                        out, _ = layer(x)
-                        out.sum().backward()
-                    else:
-                        with torch.no_grad():
-                            layer(x)
-
+                call = step_call(torch, layer, x, mode)
                 for _ in range(20):  # warm-up: extension load, allocator, first-call paths
                     call()
                 times = []

@@ -33,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from call_overhead import MODES, VARIANTS, make_layer  # noqa: E402
+from call_overhead import MODES, VARIANTS, make_layer, step_call  # noqa: E402
 
 HELPER = r"""
 #include <valgrind/callgrind.h>
@@ -69,16 +69,7 @@ def child(hidden: int, calls: int, helper: str) -> None:
         layer = make_layer(rnnkit, variant, hidden)
         x = torch.randn(50, 1, 128)  # (T, B, I)
         for mode in MODES:
-            layer.train(mode == "train")
-
-            def call():
-                if mode == "train":
-                    out, _ = layer(x)
-                    out.sum().backward()
-                else:
-                    with torch.no_grad():
-                        layer(x)
-
+            call = step_call(torch, layer, x, mode)
             for _ in range(10):  # warm-up outside the count: extension load, first-call paths
                 call()
             control.cg_start()
