@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+# These flags alone did not keep XLA's CPU client on one core (its process CPU time was 1.8x its
+# wall time at LSTM B64 H256 T50 inference), so speed.py also pins the whole process to its
+# --threads CPUs before this module is imported.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import jax  # noqa: E402

@@ -98,14 +98,20 @@ def runs(data, lines):
     lines.append("## Runs\n")
     lines.append("Each table row names the run that measured it (the *run* column). Ratios within a row are always "
                  "from one run, measured side by side.\n")
-    lines.append("| run | name | rows | warm-up call before short timed calls | arguments |")
-    lines.append("| --- | --- | ---: | --- | --- |")
+    lines.append("*pinned*: the CPUs the process was pinned to (runs before pinning let JAX spread over both "
+                 "cores). *CPU/wall*: the largest process-CPU-seconds per wall second of any runner in the "
+                 "run's fastest calls (1.0 is one core; recorded from the pinning change on).\n")
+    lines.append("| run | name | rows | warm-up call before short timed calls | pinned | CPU/wall | arguments |")
+    lines.append("| --- | --- | ---: | --- | --- | ---: | --- |")
     for name, letter in letters.items():
-        count = sum(1 for p in data["points"] if p.get("run", ORIGINAL_RUN) == name)
+        rows = [p for p in data["points"] if p.get("run", ORIGINAL_RUN) == name]
         info = data.get("runs", {}).get(name, {})
         argv = " ".join(info.get("argv", [])) or "–"
         warm = f"yes (< {info['warm_up_below_seconds'] * 1e3:.0f} ms)" if "warm_up_below_seconds" in info else "no"
-        lines.append(f"| {letter} | {name} | {count} | {warm} | `{argv}` |")
+        pinned = f"CPU {','.join(map(str, info['cpus']))}" if info.get("cpus") else "no"
+        loads = [v for p in rows for v in p.get("cpu_per_wall", {}).values()]
+        lines.append(f"| {letter} | {name} | {len(rows)} | {warm} | {pinned} | {fmt(max(loads) if loads else None)} "
+                     f"| `{argv}` |")
     for section in ("stream", "gflops"):
         if data.get(f"{section}_run"):
             lines.append(f"\nThe {section} table below was measured in run {data[f'{section}_run']}.")

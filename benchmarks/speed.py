@@ -11,7 +11,12 @@ existing ``--out`` file and every other row is kept; each row records the ``run`
 it (``--label``, default the UTC time), so the report can say which rows were measured when.
 
 Grid: batch {1, 16, 64} x hidden {64, 256, 512} x steps {50, 200}, input 128, float32, one
-thread for every framework (the machines are shared; one thread is the most repeatable).
+thread for every framework (the machines are shared; one thread is the most repeatable). The
+process is pinned to ``--threads`` CPUs (``os.sched_setaffinity``) before any peer is imported:
+JAX's CPU client ran its work on a second core despite its single-thread flags (process CPU
+time 1.8x wall time at LSTM B64 H256 T50 inference), so a thread count alone did not hold every
+framework to it. Each row also records every runner's CPU seconds per wall second in its
+fastest call (``cpu_per_wall``), so a peer that spreads over more cores shows in the data.
 For each point, cell and mode (``train``: forward + backward of the summed outputs;
 ``infer``: forward without gradients) every implementation runs in turn, round after round,
 and the minimum over rounds is kept, so they are measured side by side.
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import sys
 import time
@@ -85,7 +91,8 @@ def make(impl: str, cell: str, batch: int, hidden: int, steps: int, train: bool)
 WARM_UP_BELOW = 0.05  # seconds: a call shorter than this is preceded by an untimed call of the same runner
 
 
-def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5, max_rounds: int = 25) -> dict:
+def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5, max_rounds: int = 25,
+            cpu_per_wall: dict = None) -> dict:
     """Minimum seconds of each runner over interleaved rounds: at least ``rounds`` rounds, more
     (up to ``max_rounds``) while less than ``min_seconds`` has been spent, fewer when the next
     round would take the total past ``budget`` seconds.
@@ -94,18 +101,25 @@ def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5,
     of the same runner, so every implementation is timed warm. Without it, whichever runner came
     right after another framework's call (Keras, JAX) ran on cold caches: at LSTM B1 H64 T50
     training, rnnkit and its own fused backend (the same kernel) measured 1.73 and 1.11 ms when
-    run in that order and 1.08 and 1.59 ms in the other; with the warm-up call, 1.00 and 0.90."""
+    run in that order and 1.08 and 1.59 ms in the other; with the warm-up call, 1.00 and 0.90.
+
+    ``cpu_per_wall``, when given, receives each runner's process CPU seconds per wall second in
+    its fastest call (about 1.0 for a runner on one core; more when it spreads over cores)."""
     best = {name: float("inf") for name in runners}
     last = {name: 0.0 for name in runners}
+    cpu_per_wall = {} if cpu_per_wall is None else cpu_per_wall
     start = time.perf_counter()
     for round_index in range(max_rounds):
         for name, run in runners.items():
             if last[name] < WARM_UP_BELOW:
                 run()
+            c = time.process_time()
             t = time.perf_counter()
             run()
             last[name] = time.perf_counter() - t
-            best[name] = min(best[name], last[name])
+            if last[name] < best[name]:
+                best[name] = last[name]
+                cpu_per_wall[name] = (time.process_time() - c) / last[name]
         elapsed = time.perf_counter() - start
         done = round_index + 1
         if done >= rounds and elapsed >= min_seconds:
@@ -113,6 +127,16 @@ def measure(runners: dict, rounds: int, budget: float, min_seconds: float = 1.5,
         if done >= 2 and elapsed / done * (done + 1) > budget:
             break
     return best
+
+
+def pin_cpus(threads: int) -> list:
+    """Pin this process to ``threads`` of the CPUs it may run on (the lowest-numbered), so no
+    framework can use more cores than the others; returns the CPUs it is pinned to."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads < 1 or threads > len(allowed):
+        raise SystemExit(f"--threads: expected 1 to {len(allowed)} (the CPUs this process may use), got {threads}")
+    os.sched_setaffinity(0, allowed[:threads])
+    return allowed[:threads]
 
 
 def grid_points(quick: bool, batches=None, hiddens=None, steps=None):
@@ -209,6 +233,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
     torch.set_num_threads(args.threads)
+    cpus = pin_cpus(args.threads)
     sys.path.insert(0, str(Path(__file__).parent))
     impls = args.impls.split(",")
     versions = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.processor() or platform.machine()}
@@ -220,14 +245,14 @@ def main(argv=None) -> int:
                 print(f"skipping {name}: {type(error).__name__}: {error}", flush=True)
                 impls.remove(name)
                 versions[name] = f"not run: {type(error).__name__}: {error}"
-    result = {"threads": args.threads, "quick": args.quick, "versions": versions, "fused_available": load_extension() is not None,
+    result = {"threads": args.threads, "cpus": cpus, "quick": args.quick, "versions": versions, "fused_available": load_extension() is not None,
               "points": [], "stream": {}, "gflops": []}
     out = Path(args.out)
     if args.merge and out.exists():
         result = json.loads(out.read_text())
         result.setdefault("runs", {})
     result.setdefault("runs", {})[args.label] = {"versions": versions, "argv": sys.argv[1:] if argv is None else argv,
-                                                 "warm_up_below_seconds": WARM_UP_BELOW}
+                                                 "warm_up_below_seconds": WARM_UP_BELOW, "cpus": cpus}
     index = {_key(row): i for i, row in enumerate(result["points"])}
     grid = grid_points(args.quick, _ints(args.batches), _ints(args.hiddens), _ints(args.steps))
     for batch, hidden, steps in (grid if "points" in sections else []):
@@ -242,9 +267,10 @@ def main(argv=None) -> int:
                     run = make(impl, cell, batch, hidden, steps, mode == "train")
                     if run is not None:
                         runners[impl] = run
-                times = measure(runners, args.rounds, args.budget)
+                cpu_per_wall = {}
+                times = measure(runners, args.rounds, args.budget, cpu_per_wall=cpu_per_wall)
                 row = {"cell": cell, "mode": mode, "batch": batch, "hidden": hidden, "steps": steps, "seconds": times,
-                       "run": args.label}
+                       "cpu_per_wall": {k: round(v, 2) for k, v in cpu_per_wall.items()}, "run": args.label}
                 if _key(row) in index:
                     result["points"][index[_key(row)]] = row
                 else:
