@@ -17,9 +17,7 @@
 // registers and serves the R rows. So a weight element comes from L3 once per step and from L2
 // once per 4 rows. Each sum runs over k in order. float32 with AVX2 and FMA only: any other
 // build or scalar type keeps the GEMM path. RNNKIT_NO_SMALLM set (read at every construction)
-// falls back to the GEMM path, for A/B timing. As in matvec.h, successive products take the
-// blocks in alternating directions, so a step starts on the block the last one ended with, still
-// in L2 (RNNKIT_NO_ALTERNATE set, read at every construction, keeps the forward order).
+// falls back to the GEMM path, for A/B timing.
 //
 // Measured alone (M 16, N 2048, K 512, one thread, a shared 2-core Zen 3): 88-92 GFLOP/s with
 // groups of 4 rows, 69-78 with groups of 6 (12 accumulators); the unpacked MKL sgemm that
@@ -60,16 +58,13 @@ struct SmallBatchPanels {
   int64_t K = 0, N = 0, panels = 0, block = 1;
   std::vector<float> data;  // panels x K x kPanel
   mutable std::vector<float> apack;  // A regrouped for one product (scratch)
-  bool alternate = true;  // flip the block order after every product
-  mutable bool last_first = false;  // the next product takes the blocks last to first
 
   // The rows of the next group when n rows are left: 4 while at least 4 remain, then 3, 2 or 1.
   static int64_t rows_at(int64_t n) { return n >= 4 ? 4 : n; }
 
   SmallBatchPanels() = default;
   // op(W)[k, n] = trans ? W[n * ld + k] : W[k * ld + n]
-  SmallBatchPanels(const float* w, int64_t ld, bool trans, int64_t K_, int64_t N_)
-      : K(K_), N(N_), alternate(std::getenv("RNNKIT_NO_ALTERNATE") == nullptr) {
+  SmallBatchPanels(const float* w, int64_t ld, bool trans, int64_t K_, int64_t N_) : K(K_), N(N_) {
     block = std::max<int64_t>(4, kBlockBytes / int64_t(sizeof(float) * K * kPanel) / 4 * 4);
     panels = pack_panels(w, ld, trans, K, N, kPanel, data);
   }
@@ -84,11 +79,8 @@ struct SmallBatchPanels {
         for (int64_t r = 0; r < R; ++r) dst[k * R + r] = A[(r0 + r) * lda + k];
       r0 += R;
     }
-    const int64_t blocks = (panels + block - 1) / block;
-    const bool reversed = last_first;
-    last_first = alternate && !last_first;
-    for (int64_t i = 0; i < blocks; ++i) {
-      const int64_t p0 = (reversed ? blocks - 1 - i : i) * block, p1 = std::min(panels, p0 + block);
+    for (int64_t p0 = 0; p0 < panels; p0 += block) {
+      const int64_t p1 = std::min(panels, p0 + block);
       for (int64_t r0 = 0; r0 < M;) {
         const int64_t R = rows_at(M - r0);
         const float* a = apack.data() + r0 * K;
