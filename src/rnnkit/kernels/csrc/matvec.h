@@ -17,10 +17,11 @@
 // weight larger than L2 (an LSTM's from H 182: 512 KB) read in the same order every step loses
 // each line just before it is needed again, whereas reversed, the step starts on the panels the
 // last one read, still in L2. Each column's sum keeps its k order, so results are bit-identical.
-// Measured alone (benchmarks/kernels_alternate_micro.cpp, results/kernels_alternate.md; one
-// thread, shared 2-core Zen 3, L2 512 KB): per step 8-11% less at H 256 (LSTM, GRU), 1-8% at
-// H 384-512, nothing to see where the weight fits L2. RNNKIT_NO_ALTERNATE set (read at every
-// construction) keeps the forward order, for A/B timing and the bit-identity tests.
+// Measured (benchmarks/kernels_alternate*, results/kernels_alternate.md; one thread, shared
+// 2-core Zen 3, L2 512 KB): the product alone 7-14% faster at H 256 (LSTM, GRU), 0-12% at
+// H 384-512, unchanged where the weight fits L2; whole batch-1 layers 2-3% (median) faster.
+// RNNKIT_NO_ALTERNATE set (read at every construction) keeps the forward order, for A/B timing
+// and the bit-identity tests (tests/test_kernels_alternate.py).
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
