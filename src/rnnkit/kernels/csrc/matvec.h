@@ -56,7 +56,8 @@ template <typename S> struct PanelMatvec {
   int64_t K = 0, N = 0, panels = 0;
   std::vector<S> data;  // panels x K x kPanel
   bool alternate = true;  // flip the panel order after every product
-  mutable bool last_first = false;  // the next product reads the panels P-1..0
+  // the next product reads the panels P-1..0 (mutable: one thread makes the products)
+  mutable bool last_first = false;
 
   PanelMatvec() = default;
   // op(W)[k, n] = trans ? W[n * ld + k] : W[k * ld + n]
