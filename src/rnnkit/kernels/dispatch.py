@@ -145,7 +145,8 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
     The input projection of all steps is one GEMM, done by the chosen backend: the CPU fused
     kernel of the layer-normalized LSTM normalizes it in C++, every other path gets
     ``cell.project_input(inputs)``. A cell with ``recurrent_dropout = p > 0`` gets one dropout
-    mask per sequence in training mode.
+    mask per sequence in training mode. ``state`` None is the cell's zero state: the CPU fused
+    kernels start from zeros themselves, every other path gets ``cell.init_state``.
     """
     choice = choose(cell, inputs, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
@@ -153,6 +154,8 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
     if choice.backend == "fused" and not inputs.is_cuda:
         out, final = scan_fused(cell, inputs, state, mask, dropout_mask)
         return out, final, choice
+    if state is None:
+        state = cell.init_state(inputs.shape[1], device=inputs.device, dtype=inputs.dtype)
     x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     if choice.backend == "fused":
         from rnnkit.kernels.gpu import scan_fused_gpu  # noqa: PLC0415
