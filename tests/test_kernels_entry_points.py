@@ -154,3 +154,26 @@ def test_projection_entry_points_match_the_python_calls(dtype, biases):
     assert ext.project_backward(d_proj, x2, w_ih, False, False, False, False) == [None] * 4
     only_fold = ext.project_backward(d_proj, x2, w_ih, False, True, False, True)
     assert only_fold[0] is None and only_fold[2] is None and _same(only_fold[3], da.sum(0))
+
+
+def test_any_requires_grad_walks_the_module_tree_like_parameters():
+    from rnnkit.kernels.dispatch import _any_requires_grad, backward_expected
+
+    import rnnkit
+
+    inner = torch.nn.Linear(2, 2)
+    tree = torch.nn.Sequential(torch.nn.Sequential(torch.nn.ReLU(), inner), torch.nn.Linear(2, 2, bias=False))
+    tree.register_parameter("absent", None)
+    for frozen in ([], ["0.1.weight"], [n for n, _ in tree.named_parameters()]):
+        for name, p in tree.named_parameters():
+            p.requires_grad_(name not in frozen)
+        assert _any_requires_grad(tree) == any(p.requires_grad for p in tree.parameters())
+    inner.weight.requires_grad_(True)  # the only trainable one, two levels down
+    assert _any_requires_grad(tree)
+    layer = rnnkit.LSTM(3, 4)
+    x = torch.randn(2, 1, 3)
+    assert backward_expected(layer, x)
+    layer.requires_grad_(False)
+    assert not backward_expected(layer, x) and backward_expected(layer, x.requires_grad_())
+    with torch.no_grad():
+        assert not backward_expected(layer, x)
