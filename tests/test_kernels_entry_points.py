@@ -177,3 +177,19 @@ def test_any_requires_grad_walks_the_module_tree_like_parameters():
     assert not backward_expected(layer, x) and backward_expected(layer, x.requires_grad_())
     with torch.no_grad():
         assert not backward_expected(layer, x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("p", [0.05, 0.25, 1 / 3, 0.5, 0.9])
+def test_dropout_mask_entry_point_draws_what_draw_mask_draws(dtype, p):
+    """The same numbers from the same generator state, which it leaves where draw_mask does."""
+    from rnnkit.cells.recurrent_dropout import draw_mask
+
+    like = torch.zeros(2, dtype=dtype)
+    torch.manual_seed(3)
+    expected, after_python = draw_mask(p, 5, 70, like=like), torch.rand(1)
+    torch.manual_seed(3)
+    drawn, after_cpp = extension.load_extension().dropout_mask(p, 5, 70, like), torch.rand(1)
+    assert _same(drawn, expected) and _same(after_cpp, after_python)
+    assert set(drawn.unique().tolist()) <= {0.0, float(torch.tensor(1.0, dtype=dtype) / (1 - p))}
+    assert not drawn.requires_grad

@@ -920,7 +920,15 @@ std::vector<Tensor> project_backward(const Tensor& d_projected, const Tensor& x2
   return {dx, dw, need_b_ih ? db : Tensor(), db_fold};
 }
 
+// The recurrent-dropout mask (B,H) of rnnkit/cells/recurrent_dropout.py (draw_mask), with the
+// same ATen calls on torch's default generator: 0 or 1/keep, keep = 1 - p.
+Tensor dropout_mask(double p, int64_t B, int64_t H, const Tensor& like) {
+  const double keep = 1.0 - p;
+  return at::empty({B, H}, like.options()).bernoulli_(keep).div_(keep);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("dropout_mask", &dropout_mask);
   m.def("project_forward", &project_forward);
   m.def("project_backward", &project_backward);
   m.def("lstm_forward", &lstm_forward);
