@@ -16,7 +16,8 @@ from rnnkit.kernels.placeholders import empty
 from rnnkit.kernels.projected import ProjectedScan, project
 
 pytestmark = pytest.mark.skipif(extension.load_extension() is None,
-                                reason=f"fused extension unavailable: {extension.unavailable_reason()}")
+                                reason=f"fused extension unavailable: "
+                                       f"{extension.unavailable_reason()}")
 
 FAMILIES = ["lstm", "lstm_ln", "gru", "gru_orig", "rnn"]
 STEPS, BATCH, INPUTS, HIDDEN = 5, 3, 4, 6
@@ -39,28 +40,30 @@ def _call(family, dtype, *, zero_state, lengths, dropout, seed=0):
         return (torch.randn(*shape, generator=g, dtype=dtype) * scale).requires_grad_()
 
     p = dict(x=leaf(STEPS, BATCH, INPUTS), w_ih=leaf(blocks * HIDDEN, INPUTS, scale=0.5),
-             b_ih=leaf(blocks * HIDDEN), b_hh=leaf(blocks * HIDDEN), w_hh=leaf(blocks * HIDDEN, HIDDEN, scale=0.5))
-    zeros = None if zero_state == "absent" else torch.zeros(BATCH, HIDDEN, dtype=dtype, requires_grad=True)
-    czeros = None if zero_state == "absent" else torch.zeros(BATCH, HIDDEN, dtype=dtype, requires_grad=True)
-    mask = (torch.arange(STEPS)[:, None] < torch.tensor([STEPS, 1, 3])[None]).contiguous() if lengths else None
-    dmask = (torch.rand(BATCH, HIDDEN, generator=g, dtype=dtype) > 0.3).to(dtype) / 0.7 if dropout else None
+             b_ih=leaf(blocks * HIDDEN), b_hh=leaf(blocks * HIDDEN),
+             w_hh=leaf(blocks * HIDDEN, HIDDEN, scale=0.5))
+    zeros, czeros = (None if zero_state == "absent" else
+                     torch.zeros(BATCH, HIDDEN, dtype=dtype, requires_grad=True) for _ in range(2))
+    lasts = torch.tensor([STEPS, 1, 3])
+    mask = (torch.arange(STEPS)[:, None] < lasts[None]).contiguous() if lengths else None
+    keep = torch.rand(BATCH, HIDDEN, generator=g, dtype=dtype) > 0.3
+    dmask = keep.to(dtype) / 0.7 if dropout else None
+    x, w_ih, b_ih, b_hh, w_hh = (p[k] for k in ("x", "w_ih", "b_ih", "b_hh", "w_hh"))
+    run = ProjectedScan.apply
     if family == "lstm":
-        out = ProjectedScan.apply(LSTMFunction, p["x"], p["w_ih"], p["b_ih"], p["b_hh"], zeros, czeros, p["w_hh"],
-                                  mask, dmask)
+        out = run(LSTMFunction, x, w_ih, b_ih, b_hh, zeros, czeros, w_hh, mask, dmask)
     elif family == "lstm_ln":
-        gains = [(torch.rand(n, generator=g, dtype=dtype) + 0.5).requires_grad_() for n in (24, 24, HIDDEN)]
+        gains = [(torch.rand(n, generator=g, dtype=dtype) + 0.5).requires_grad_()
+                 for n in (24, 24, HIDDEN)]
         p.update(ln_ih=gains[0], ln_hh=gains[1], lnc_g=gains[2], lnc_b=leaf(HIDDEN))
-        out = ProjectedScan.apply(LayerNormLSTMFunction, p["x"], p["w_ih"], None, None, zeros, czeros, p["w_hh"],
-                                  p["ln_ih"], p["b_ih"], p["b_hh"], p["ln_hh"], p["lnc_g"], p["lnc_b"], mask, dmask)
+        out = run(LayerNormLSTMFunction, x, w_ih, None, None, zeros, czeros, w_hh, p["ln_ih"], b_ih,
+                  b_hh, p["ln_hh"], p["lnc_g"], p["lnc_b"], mask, dmask)
     elif family == "gru":
-        out = ProjectedScan.apply(GRUFunction, p["x"], p["w_ih"], p["b_ih"], None, zeros, p["w_hh"], p["b_hh"],
-                                  mask, dmask)
+        out = run(GRUFunction, x, w_ih, b_ih, None, zeros, w_hh, b_hh, mask, dmask)
     elif family == "gru_orig":
-        out = ProjectedScan.apply(GRUOriginalFunction, p["x"], p["w_ih"], p["b_ih"], p["b_hh"], zeros, p["w_hh"],
-                                  mask, dmask)
+        out = run(GRUOriginalFunction, x, w_ih, b_ih, b_hh, zeros, w_hh, mask, dmask)
     else:
-        out = ProjectedScan.apply(RNNFunction, p["x"], p["w_ih"], p["b_ih"], p["b_hh"], zeros, p["w_hh"], mask,
-                                  dmask, False)
+        out = run(RNNFunction, x, w_ih, b_ih, b_hh, zeros, w_hh, mask, dmask, False)
     if zeros is not None:
         p["h0"] = zeros
         if family.startswith("lstm"):
@@ -111,13 +114,16 @@ def test_final_states_from_the_kernels_are_the_last_states_and_fresh_tensors(dty
     x4, x3 = (torch.randn(STEPS, BATCH, n * HIDDEN, generator=g, dtype=dtype) for n in (4, 3))
     x1 = torch.randn(STEPS, BATCH, HIDDEN, generator=g, dtype=dtype)
     h0, c0 = (torch.randn(BATCH, HIDDEN, generator=g, dtype=dtype) for _ in range(2))
-    w4, w3, w1 = (torch.randn(n * HIDDEN, HIDDEN, generator=g, dtype=dtype) * 0.3 for n in (4, 3, 1))
+    w4, w3, w1 = (torch.randn(n * HIDDEN, HIDDEN, generator=g, dtype=dtype) * 0.3
+                  for n in (4, 3, 1))
     mask = (torch.arange(STEPS)[:, None] < torch.tensor([STEPS, 2, 4])[None]).contiguous()
-    none, gains = empty(dtype), [torch.rand(n, generator=g, dtype=dtype) + 0.5 for n in (24, 24, HIDDEN)]
+    none = empty(dtype)
+    gains = [torch.rand(n, generator=g, dtype=dtype) + 0.5 for n in (24, 24, HIDDEN)]
     runs = {
         "lstm": (ext.lstm_forward(x4, h0, c0, w4, mask, none), 1, 2, 4),
         "lstm_ln": (ext.lstm_ln_forward(x4, h0, c0, w4, gains[0], none, none, gains[1], gains[2],
-                                        torch.zeros(HIDDEN, dtype=dtype), mask, none, 1e-5), 1, 2, 9),
+                                        torch.zeros(HIDDEN, dtype=dtype), mask, none, 1e-5),
+                    1, 2, 9),
         "gru": (ext.gru_forward(x3, h0, w3, none, mask, none), 1, None, 3),
         "gru_orig": (ext.gru_nr_forward(x3, h0, w3, mask, none), 1, None, 4),
         "rnn": (ext.rnn_forward(x1, h0, w1, mask, none, False), 1, None, 2),
@@ -136,10 +142,11 @@ def test_final_states_from_the_kernels_are_the_last_states_and_fresh_tensors(dty
 def test_projection_entry_points_match_the_python_calls(dtype, biases):
     ext = extension.load_extension()
     g = torch.Generator().manual_seed(2)
-    inputs = torch.randn(BATCH, STEPS, INPUTS, generator=g, dtype=dtype).transpose(0, 1)  # strided (T, B, I)
+    inputs = torch.randn(BATCH, STEPS, INPUTS, generator=g, dtype=dtype).transpose(0, 1)  # (T, B, I)
     w_ih = torch.randn(4 * HIDDEN, INPUTS, generator=g, dtype=dtype)
     b_ih = torch.randn(4 * HIDDEN, generator=g, dtype=dtype) if biases in ("both", "ih") else None
-    b_fold = torch.randn(4 * HIDDEN, generator=g, dtype=dtype) if biases in ("both", "fold") else None
+    b_fold = (torch.randn(4 * HIDDEN, generator=g, dtype=dtype)
+              if biases in ("both", "fold") else None)
     bias = b_ih if b_fold is None else (b_fold if b_ih is None else b_ih + b_fold)
     x2, projected = project(inputs, w_ih, bias)
     cx2, cprojected = ext.project_forward(inputs, w_ih, empty(dtype) if b_ih is None else b_ih,
@@ -162,7 +169,8 @@ def test_any_requires_grad_walks_the_module_tree_like_parameters():
     import rnnkit
 
     inner = torch.nn.Linear(2, 2)
-    tree = torch.nn.Sequential(torch.nn.Sequential(torch.nn.ReLU(), inner), torch.nn.Linear(2, 2, bias=False))
+    tree = torch.nn.Sequential(torch.nn.Sequential(torch.nn.ReLU(), inner),
+                               torch.nn.Linear(2, 2, bias=False))
     tree.register_parameter("absent", None)
     for frozen in ([], ["0.1.weight"], [n for n, _ in tree.named_parameters()]):
         for name, p in tree.named_parameters():

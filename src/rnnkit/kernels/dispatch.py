@@ -150,13 +150,15 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
     """
     choice = choose(cell, inputs, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
+    drop = p > 0 and training
+    batch = inputs.shape[1]
     if choice.backend == "fused" and not inputs.is_cuda:
         # draw_mask's three tensor ops as one C++ call (the same calls, the same numbers).
-        dropout_mask = extension.load_extension().dropout_mask(p, inputs.shape[1], cell.output_size, inputs) \
-            if (p > 0 and training) else None
+        ext = extension.load_extension()
+        dropout_mask = ext.dropout_mask(p, batch, cell.output_size, inputs) if drop else None
         out, final = scan_fused(cell, inputs, state, mask, dropout_mask)
         return out, final, choice
-    dropout_mask = draw_mask(p, inputs.shape[1], cell.output_size, like=inputs) if (p > 0 and training) else None
+    dropout_mask = draw_mask(p, batch, cell.output_size, like=inputs) if drop else None
     if state is None:
         state = cell.init_state(inputs.shape[1], device=inputs.device, dtype=inputs.dtype)
     x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps

@@ -43,7 +43,8 @@ class LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_hh, mask, dmask):
         out, hs, cs, gates, h_n, c_n = load_extension().lstm_forward(
-            x.contiguous(), _opt(h0, x), _opt(c0, x), w_hh.contiguous(), optional_mask(mask), _opt(dmask, x))
+            x.contiguous(), _opt(h0, x), _opt(c0, x), w_hh.contiguous(), optional_mask(mask),
+            _opt(dmask, x))
         ctx.save_for_backward(hs, cs, gates, w_hh, mask, dmask)
         return out, h_n, c_n
 
@@ -63,8 +64,8 @@ class GRUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_hh, b_hh, mask, dmask):
         ext = load_extension()
-        out, hs, gates, h_n = ext.gru_forward(x.contiguous(), _opt(h0, x), w_hh.contiguous(), _opt(b_hh, x),
-                                              optional_mask(mask), _opt(dmask, x))
+        out, hs, gates, h_n = ext.gru_forward(x.contiguous(), _opt(h0, x), w_hh.contiguous(),
+                                              _opt(b_hh, x), optional_mask(mask), _opt(dmask, x))
         ctx.has_bias = b_hh is not None
         ctx.save_for_backward(hs, gates, w_hh, mask, dmask)
         return out, h_n

@@ -78,7 +78,8 @@ class ProjectedScan(torch.autograd.Function):
         grads = getattr(backward, "__wrapped__", backward)(inner, *grad_outputs)
         del inner.saved_tensors
         needs = ctx.needs_input_grad
-        d_inputs, d_w_ih, d_b_ih, d_b_fold = load_extension().project_backward(grads[0], x2, w_ih, *needs[1:5])
+        d_inputs, d_w_ih, d_b_ih, d_b_fold = load_extension().project_backward(
+            grads[0], x2, w_ih, *needs[1:5])
         # None where an argument needs none: an absent initial state gets no gradient.
         rest = [g if need else None for g, need in zip(grads[1:], needs[5:])]
         return (None, d_inputs, d_w_ih, d_b_ih, d_b_fold, *rest)

@@ -374,7 +374,8 @@ inline void initial_state(const Tensor& states, const Tensor& h0) {
 // The running gradient of a state (B,H), starting from grad (a copy: the loop writes into it),
 // or zeros where grad is empty (autograd hands in none when the loss does not use the final
 // state and the Function does not materialize gradients).
-inline Tensor state_gradient(const Tensor& grad, int64_t B, int64_t H, const at::TensorOptions& opts) {
+inline Tensor state_gradient(const Tensor& grad, int64_t B, int64_t H,
+                             const at::TensorOptions& opts) {
   return present(grad) ? grad.clone() : at::zeros({B, H}, opts);
 }
 
@@ -909,14 +910,16 @@ std::vector<Tensor> project_forward(const Tensor& inputs, const Tensor& w_ih, co
 
 // dA (T,B,G*H) the gradient of A -> dX (T,B,I) = dA W_ih, dW_ih = dA^T x2, db_ih and db_fold =
 // the row sums of dA (two tensors where both are asked for); undefined (None) where not asked.
-std::vector<Tensor> project_backward(const Tensor& d_projected, const Tensor& x2, const Tensor& w_ih,
-                                     bool need_inputs, bool need_w, bool need_b_ih, bool need_b_fold) {
+std::vector<Tensor> project_backward(const Tensor& d_projected, const Tensor& x2,
+                                     const Tensor& w_ih, bool need_inputs, bool need_w,
+                                     bool need_b_ih, bool need_b_fold) {
   const int64_t T = d_projected.size(0), B = d_projected.size(1);
   Tensor da = d_projected.reshape({x2.size(0), w_ih.size(0)});  // (T*B, G*H)
   Tensor dx = need_inputs ? da.mm(w_ih).view({T, B, x2.size(1)}) : Tensor();
   Tensor dw = need_w ? da.t().mm(x2) : Tensor();
   Tensor db = (need_b_ih || need_b_fold) ? da.sum(0) : Tensor();
-  Tensor db_fold = need_b_fold ? (need_b_ih ? db.clone() : db) : Tensor();  // never one tensor for two
+  // never one tensor for two parameters
+  Tensor db_fold = need_b_fold ? (need_b_ih ? db.clone() : db) : Tensor();
   return {dx, dw, need_b_ih ? db : Tensor(), db_fold};
 }
 
