@@ -36,7 +36,10 @@ class _InnerContext:
 
 
 def project(inputs: torch.Tensor, w_ih: torch.Tensor, bias: Optional[torch.Tensor]):
-    """(X (T*B, I), A (T, B, G*H)): the input projection of all steps as one GEMM."""
+    """(X (T*B, I), A (T, B, G*H)): the input projection of all steps as one GEMM.
+
+    The specification of ``project_forward`` in ``csrc/fused.cpp``, which ``ProjectedScan``
+    calls (the same ATen calls in C++; tests compare the two bit for bit)."""
     steps, batch = inputs.shape[0], inputs.shape[1]
     x2 = inputs.reshape(steps * batch, inputs.shape[2])  # (T*B, I); a copy only if inputs are strided
     a = torch.addmm(bias, x2, w_ih.t()) if bias is not None else torch.mm(x2, w_ih.t())  # (T*B, G*H)
