@@ -10,7 +10,10 @@ callgrind's client requests), and splits each count into
 - kernel: the inclusive count of the fused extension's entry points (``lstm_forward``,
   ``gru_backward``, ``lstm_infer``, ...: their loops, GEMMs, allocations and memsets) plus the
   inclusive count of ``torch.addmm`` / ``Tensor.mm`` called from Python (the input projection
-  and the input-weight gradient; their few thousand instructions of dispatch included);
+  and the input-weight gradient; their few thousand instructions of dispatch included), or of
+  the entry points ``project_forward`` / ``project_backward`` that make those calls in C++
+  (with the bias sum, reshapes and row sums around them: a few small ops that were "rest"
+  when Python made them; compare totals across such trees);
 - rest: everything else: Python, torch's dispatcher and autograd engine, small tensor ops
   (bias sums, clones, zeros), malloc/free. This is the per-call overhead.
 
@@ -83,7 +86,7 @@ def child(hidden: int, calls: int, helper: str) -> None:
 # Inclusive counts that make up "kernel": the extension's entry points (none calls another)
 # and the GEMMs Python calls (the extension's own at::mm calls do not pass through these).
 KERNEL_ENTRY = re.compile(
-    r"^\?\?\?:((lstm|gru|rnn)_\w+\(at::Tensor|torch::autograd::THPVariable_(addmm|mm)\()")
+    r"^\?\?\?:((lstm|gru|rnn|project)_\w+\(at::Tensor|torch::autograd::THPVariable_(addmm|mm)\()")
 
 
 def split_counts(dump: str) -> dict:

@@ -5,7 +5,10 @@ configuration of ``benchmarks/call_overhead.py`` (hidden 64, batch 3, 50 steps),
 float64, full and padded lengths, training (outputs, final states and every parameter's
 gradient, recurrent-dropout masks drawn from the same seed) and inference (outputs and final
 states), this script runs each tree in a child process and compares the raw bytes, and the
-text of ``rnnkit.explain``.
+text of ``rnnkit.explain``. Training runs with four losses: outputs and final states summed
+(``train``), the outputs alone (``train_out``: the final states get no gradient), the final
+states alone (``train_state``: the outputs get none), and ``train_h0``: a given initial state
+and input that require gradients, whose gradients are compared too.
 
 Run: ``python benchmarks/call_overhead_identity.py --before <old tree> --after .``
 """
@@ -37,17 +40,32 @@ def child(path: str) -> None:
                 torch.manual_seed(0)
                 layer = make_layer(rnnkit, variant, 64).to(dtype)
                 x = torch.randn(50, 3, 128, dtype=dtype)  # (T, B, I)
-                for mode in ("train", "infer"):
-                    layer.train(mode == "train")
+                for mode in ("train", "train_out", "train_state", "train_h0", "infer"):
+                    training = mode != "infer"
+                    layer.train(training)
                     layer.zero_grad()
+                    given, x_in = None, x
+                    if mode == "train_h0":
+                        torch.manual_seed(2)
+                        count = 2 if variant.startswith("lstm") else 1
+                        given = tuple(torch.randn(1, 3, 64, dtype=dtype, requires_grad=True)
+                                      for _ in range(count))  # (layers, B, H)
+                        given = given if count == 2 else given[0]
+                        x_in = x.clone().requires_grad_(True)
                     torch.manual_seed(1)  # the recurrent-dropout mask
-                    with torch.set_grad_enabled(mode == "train"):
-                        out, state = layer(x, lengths=lengths)
+                    with torch.set_grad_enabled(training):
+                        out, state = layer(x_in, given, lengths=lengths)
                     parts = state if isinstance(state, tuple) else (state,)
                     grads = []
-                    if mode == "train":
-                        (out.sum() + sum(part.sum() for part in parts)).backward()
+                    if training:
+                        loss = {"train_out": out.sum(),
+                                "train_state": sum(part.sum() for part in parts)}.get(
+                                    mode, out.sum() + sum(part.sum() for part in parts))
+                        loss.backward()
                         grads = [p.grad for p in layer.parameters()]
+                        if given is not None:
+                            leaves = given if isinstance(given, tuple) else (given,)
+                            grads += [leaf.grad for leaf in leaves] + [x_in.grad]
                     key = (str(dtype), variant, str(lengths), mode)
                     results[key] = ([t.detach().numpy().tobytes() for t in (out, *parts, *grads)],
                                     rnnkit.explain(layer))

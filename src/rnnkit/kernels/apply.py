@@ -15,6 +15,9 @@ class _NoGradContext:
     def save_for_backward(self, *tensors) -> None:
         pass
 
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
 
 def forward_alone(function):
     """``function.forward`` with a ctx that keeps nothing, as a callable taking ``apply``'s

@@ -145,14 +145,22 @@ def run_cell(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], *,
     The input projection of all steps is one GEMM, done by the chosen backend: the CPU fused
     kernel of the layer-normalized LSTM normalizes it in C++, every other path gets
     ``cell.project_input(inputs)``. A cell with ``recurrent_dropout = p > 0`` gets one dropout
-    mask per sequence in training mode.
+    mask per sequence in training mode. ``state`` None is the cell's zero state: the CPU fused
+    kernels start from zeros themselves, every other path gets ``cell.init_state``.
     """
     choice = choose(cell, inputs, backend=backend, record=record is not None, strict=strict)
     p = getattr(cell, "recurrent_dropout", 0.0)
-    dropout_mask = draw_mask(p, inputs.shape[1], cell.output_size, like=inputs) if (p > 0 and training) else None
+    drop = p > 0 and training
+    batch = inputs.shape[1]
     if choice.backend == "fused" and not inputs.is_cuda:
+        # draw_mask's three tensor ops as one C++ call (the same calls, the same numbers).
+        ext = extension.load_extension()
+        dropout_mask = ext.dropout_mask(p, batch, cell.output_size, inputs) if drop else None
         out, final = scan_fused(cell, inputs, state, mask, dropout_mask)
         return out, final, choice
+    dropout_mask = draw_mask(p, batch, cell.output_size, like=inputs) if drop else None
+    if state is None:
+        state = cell.init_state(inputs.shape[1], device=inputs.device, dtype=inputs.dtype)
     x_proj = cell.project_input(inputs)  # (T, B, G*H), one matrix multiply for all steps
     if choice.backend == "fused":
         from rnnkit.kernels.gpu import scan_fused_gpu  # noqa: PLC0415
@@ -225,7 +233,16 @@ def backward_expected(layer, x: torch.Tensor) -> bool:
     layer's weights requires grad (a training step, or gradients of the input)."""
     if not torch.is_grad_enabled():
         return False
-    return x.requires_grad or any(p.requires_grad for p in layer.parameters())
+    return x.requires_grad or _any_requires_grad(layer)
+
+
+def _any_requires_grad(module) -> bool:
+    """``any(p.requires_grad for p in module.parameters())`` without ``parameters()``'s
+    generators and memo set (about 5 us of a batch-1 call): the same walk over the module tree."""
+    for p in module._parameters.values():
+        if p is not None and p.requires_grad:
+            return True
+    return any(_any_requires_grad(m) for m in module._modules.values() if m is not None)
 
 
 def choose_layer(layer, x: torch.Tensor, *, backend: str, training: bool, record: bool, strict: bool) -> Optional[Choice]:

@@ -42,11 +42,11 @@ class LSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_hh, mask, dmask):
-        saved = load_extension().lstm_forward(x.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(),
-                                              optional_mask(mask), _opt(dmask, x))
-        out, hs, cs, gates = saved
+        out, hs, cs, gates, h_n, c_n = load_extension().lstm_forward(
+            x.contiguous(), _opt(h0, x), _opt(c0, x), w_hh.contiguous(), optional_mask(mask),
+            _opt(dmask, x))
         ctx.save_for_backward(hs, cs, gates, w_hh, mask, dmask)
-        return out, hs[-1].clone(), cs[-1].clone()
+        return out, h_n, c_n
 
     @staticmethod
     @once_differentiable
@@ -64,11 +64,11 @@ class GRUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_hh, b_hh, mask, dmask):
         ext = load_extension()
-        out, hs, gates = ext.gru_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(), _opt(b_hh, x),
-                                         optional_mask(mask), _opt(dmask, x))
+        out, hs, gates, h_n = ext.gru_forward(x.contiguous(), _opt(h0, x), w_hh.contiguous(),
+                                              _opt(b_hh, x), optional_mask(mask), _opt(dmask, x))
         ctx.has_bias = b_hh is not None
         ctx.save_for_backward(hs, gates, w_hh, mask, dmask)
-        return out, hs[-1].clone()
+        return out, h_n
 
     @staticmethod
     @once_differentiable
@@ -85,10 +85,10 @@ class GRUOriginalFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_hh, mask, dmask):
-        out, hs, gates, rh = load_extension().gru_nr_forward(
-            x.contiguous(), h0.contiguous(), w_hh.contiguous(), optional_mask(mask), _opt(dmask, x))
+        out, hs, gates, rh, h_n = load_extension().gru_nr_forward(
+            x.contiguous(), _opt(h0, x), w_hh.contiguous(), optional_mask(mask), _opt(dmask, x))
         ctx.save_for_backward(hs, gates, rh, w_hh, mask, dmask)
-        return out, hs[-1].clone()
+        return out, h_n
 
     @staticmethod
     @once_differentiable
@@ -105,11 +105,11 @@ class RNNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_hh, mask, dmask, relu):
-        out, hs = load_extension().rnn_forward(x.contiguous(), h0.contiguous(), w_hh.contiguous(),
-                                               optional_mask(mask), _opt(dmask, x), relu)
+        out, hs, h_n = load_extension().rnn_forward(x.contiguous(), _opt(h0, x), w_hh.contiguous(),
+                                                    optional_mask(mask), _opt(dmask, x), relu)
         ctx.relu = relu
         ctx.save_for_backward(hs, w_hh, mask, dmask)
-        return out, hs[-1].clone()
+        return out, h_n
 
     @staticmethod
     @once_differentiable
@@ -151,6 +151,7 @@ def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], 
     The input projection of all steps is one GEMM, done with the recurrence as one autograd
     node (``kernels/projected.py``): ``W_ih x + b_ih`` (+ ``b_hh`` folded in where the kernel
     takes it so); for the layer-normalized LSTM only ``W_ih x``, whose normalization runs in C++.
+    state: the cell's state, or None for zeros (the training kernels build them in C++).
     mask: (T, B, 1) bool or None; dmask: (B, H) recurrent-dropout mask or None.
     Where no gradient can flow, LSTM and GRU cells run the forward-only kernels of
     ``kernels/fused_inference.py`` instead (same math, nothing saved, input projections in
@@ -161,28 +162,31 @@ def scan_fused(cell, inputs: torch.Tensor, state, mask: Optional[torch.Tensor], 
     w = cell.weights()
     flows = gradient_can_flow(cell, inputs, state, w)
     if serves(cell) and not flows:
+        if state is None:
+            state = cell.init_state(inputs.shape[1], device=inputs.device, dtype=inputs.dtype)
         return scan_inference(cell, inputs, state, step_mask, dmask, weights=w)  # nothing saved
+    h0, c0 = (None, None) if state is None else (state.h, getattr(state, "c", None))
     # One gradient check decides both: the inference kernels above, or recording the node
     # (``Function.apply``) versus the forward alone (only the simple RNN gets here without one).
     run = ProjectedScan.apply if flows else forward_alone(ProjectedScan)
     family = cell.family
     if family == "lstm" and getattr(cell, "layer_norm", False):
         ln_ih = cell._owner._parameters[cell._names["ln_ih_weight"]]
-        out, h, c = run(LayerNormLSTMFunction, inputs, w.weight_ih, None, None, state.h, state.c,
+        out, h, c = run(LayerNormLSTMFunction, inputs, w.weight_ih, None, None, h0, c0,
                         w.weight_hh, ln_ih, w.bias_ih, w.bias_hh, *cell.layer_norm_weights(),
                         step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "lstm":
-        out, h, c = run(LSTMFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h, state.c,
+        out, h, c = run(LSTMFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, h0, c0,
                         w.weight_hh, step_mask, dmask)
         return out, cell.state_type(h, c)
     if family == "gru" and cell.reset_after:
-        out, h = run(GRUFunction, inputs, w.weight_ih, w.bias_ih, None, state.h, w.weight_hh,
+        out, h = run(GRUFunction, inputs, w.weight_ih, w.bias_ih, None, h0, w.weight_hh,
                      w.bias_hh, step_mask, dmask)
     elif family == "gru":
-        out, h = run(GRUOriginalFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h,
+        out, h = run(GRUOriginalFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, h0,
                      w.weight_hh, step_mask, dmask)
     else:
-        out, h = run(RNNFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, state.h, w.weight_hh,
+        out, h = run(RNNFunction, inputs, w.weight_ih, w.bias_ih, w.bias_hh, h0, w.weight_hh,
                      step_mask, dmask, cell.nonlinearity == "relu")
     return out, cell.state_type(h)

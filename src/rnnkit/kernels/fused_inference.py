@@ -37,8 +37,9 @@ def serves(cell) -> bool:
 
 
 def _tensors(cell, inputs: torch.Tensor, state, w) -> list:
-    """Every tensor the forward reads: inputs, state, weights ``w`` (and the layer-norm gains)."""
-    found = [inputs, *state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh]
+    """Every tensor the forward reads: inputs, state (None: zeros), weights ``w`` (and the
+    layer-norm gains)."""
+    found = [inputs, *(state or ()), w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh]
     if getattr(cell, "layer_norm", False):
         found += [cell._owner._parameters[cell._names["ln_ih_weight"]], *cell.layer_norm_weights()]
     return [t for t in found if t is not None]

@@ -36,13 +36,13 @@ class LayerNormLSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xw, h0, c0, w_hh, ln_ih, b_ih, b_hh, ln_hh, lnc_g, lnc_b, mask, dmask):
         saved = load_extension().lstm_ln_forward(
-            xw.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous(), ln_ih.contiguous(), _opt(b_ih, xw),
-            _opt(b_hh, xw), ln_hh.contiguous(), lnc_g.contiguous(), lnc_b.contiguous(),
-            optional_mask(mask), _opt(dmask, xw), LN_EPS)
-        out, hs, cs = saved[0], saved[1], saved[2]
+            xw.contiguous(), _opt(h0, xw), _opt(c0, xw), w_hh.contiguous(), ln_ih.contiguous(),
+            _opt(b_ih, xw), _opt(b_hh, xw), ln_hh.contiguous(), lnc_g.contiguous(),
+            lnc_b.contiguous(), optional_mask(mask), _opt(dmask, xw), LN_EPS)
         ctx.biases = (b_ih is not None, b_hh is not None)
-        ctx.save_for_backward(xw, *saved[1:], w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask)
-        return out, hs[-1].clone(), cs[-1].clone()
+        # saved[1:9]: hs, cs, gates, xstat, rhat, rstd, chat, cstd
+        ctx.save_for_backward(xw, *saved[1:9], w_hh, ln_ih, ln_hh, lnc_g, lnc_b, mask, dmask)
+        return saved[0], saved[9], saved[10]  # out, h_T, c_T
 
     @staticmethod
     @once_differentiable

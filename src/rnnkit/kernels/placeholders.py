@@ -7,10 +7,11 @@ for each absent argument costs about a microsecond, and a batch-1 training step 
 eight of them. So each dtype gets one empty tensor, made once and shared by every call.
 The fused kernels run on the CPU only, so the device is always the CPU.
 
-An absent gradient (an output that the loss does not use) must reach the backward kernels
-as zeros. ``output_grad`` and ``state_grad`` build them only when the gradient is absent:
-written inline as ``_zero_if_none(grad, hs[0])``, the slice ``hs[0]`` would be taken on every
-call, present gradient or not (a torch op each, three per LSTM backward).
+An absent gradient (an output that the loss does not use; ``ProjectedScan`` does not have
+autograd materialize zeros for it) must act as zeros in the backward kernels. The gradient of
+a final state goes to C++ as the empty placeholder, which the kernels read as zeros, and so
+does an absent initial state in the forward kernels. ``output_grad`` builds the zeros of an
+absent output gradient (T, B, H) in Python, only when it is absent.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ def output_grad(grad: Optional[torch.Tensor], states: torch.Tensor) -> torch.Ten
 
 
 def state_grad(grad: Optional[torch.Tensor], states: torch.Tensor) -> torch.Tensor:
-    """The gradient of a final state (B, H), contiguous, or zeros when absent."""
-    if grad is not None:
-        return grad.contiguous()
-    return states.new_zeros(states.shape[1:])
+    """The gradient of a final state (B, H), contiguous, or the empty placeholder when absent:
+    the backward kernels start from zeros then (``state_gradient`` in ``csrc/fused.cpp``)."""
+    return grad.contiguous() if grad is not None else empty(states.dtype)

@@ -23,6 +23,9 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
+from rnnkit.kernels.extension import load_extension
+from rnnkit.kernels.placeholders import optional as _opt
+
 
 class _InnerContext:
     """The ctx handed to the recurrence's forward and backward: collects what it saves and
@@ -33,7 +36,10 @@ class _InnerContext:
 
 
 def project(inputs: torch.Tensor, w_ih: torch.Tensor, bias: Optional[torch.Tensor]):
-    """(X (T*B, I), A (T, B, G*H)): the input projection of all steps as one GEMM."""
+    """(X (T*B, I), A (T, B, G*H)): the input projection of all steps as one GEMM.
+
+    The specification of ``project_forward`` in ``csrc/fused.cpp``, which ``ProjectedScan``
+    calls (the same ATen calls in C++; tests compare the two bit for bit)."""
     steps, batch = inputs.shape[0], inputs.shape[1]
     x2 = inputs.reshape(steps * batch, inputs.shape[2])  # (T*B, I); a copy only if inputs are strided
     a = torch.addmm(bias, x2, w_ih.t()) if bias is not None else torch.mm(x2, w_ih.t())  # (T*B, G*H)
@@ -46,16 +52,20 @@ class ProjectedScan(torch.autograd.Function):
 
     ``b_fold`` is the recurrent bias where the kernel takes it folded into the projected input
     (LSTM, original-form GRU, RNN); the reset-after GRU and the layer-normalized LSTM pass their
-    biases in ``args`` instead."""
+    biases in ``args`` instead. An initial state in ``args`` may be None (zeros, built by the
+    kernel). The projection and its backward are one C++ call each (``project_forward``,
+    ``project_backward`` in ``csrc/fused.cpp``: the ATen calls of ``project`` above). Gradients
+    of unused outputs are not materialized: the recurrence's backward gets None for them."""
 
     @staticmethod
     def forward(ctx, recurrence, inputs, w_ih, b_ih, b_fold, *args):
-        bias = b_ih if b_fold is None else (b_fold if b_ih is None else b_ih + b_fold)  # (G*H,) or None
-        x2, projected = project(inputs, w_ih, bias)  # (T*B, I), (T, B, G*H)
+        ctx.set_materialize_grads(False)
+        ext = load_extension()
+        x2, projected = ext.project_forward(inputs, w_ih, _opt(b_ih, inputs), _opt(b_fold, inputs))
         inner = _InnerContext()
         outputs = recurrence.forward(inner, projected, *args)
         saved = inner.__dict__.pop("to_save", ())
-        ctx.recurrence, ctx.inner, ctx.input_shape = recurrence, inner, inputs.shape
+        ctx.recurrence, ctx.inner = recurrence, inner
         ctx.save_for_backward(x2, w_ih, *saved)
         return outputs
 
@@ -70,11 +80,9 @@ class ProjectedScan(torch.autograd.Function):
         backward = ctx.recurrence.backward
         grads = getattr(backward, "__wrapped__", backward)(inner, *grad_outputs)
         del inner.saved_tensors
-        d_projected = grads[0].reshape(x2.shape[0], w_ih.shape[0])  # (T*B, G*H)
-        _, need_inputs, need_w, need_b_ih, need_b_fold = ctx.needs_input_grad[:5]
-        d_inputs = d_projected.mm(w_ih).view(ctx.input_shape) if need_inputs else None
-        d_w_ih = d_projected.t().mm(x2) if need_w else None
-        d_bias = d_projected.sum(0) if (need_b_ih or need_b_fold) else None
-        d_b_ih = d_bias if need_b_ih else None
-        d_b_fold = (d_bias.clone() if need_b_ih else d_bias) if need_b_fold else None  # never one tensor for two
-        return (None, d_inputs, d_w_ih, d_b_ih, d_b_fold, *grads[1:])
+        needs = ctx.needs_input_grad
+        d_inputs, d_w_ih, d_b_ih, d_b_fold = load_extension().project_backward(
+            grads[0], x2, w_ih, *needs[1:5])
+        # None where an argument needs none: an absent initial state gets no gradient.
+        rest = [g if need else None for g, need in zip(grads[1:], needs[5:])]
+        return (None, d_inputs, d_w_ih, d_b_ih, d_b_fold, *rest)

@@ -46,13 +46,12 @@ def scan(cell, inputs: torch.Tensor, state=None, *, lengths: Optional[torch.Tens
     """Run ``cell`` over time-major ``inputs`` (T, B, I).
 
     Returns (outputs (T, B, H_out), final_state, Choice). ``lengths`` is a (B,) int64 tensor
-    on the inputs' device or None. ``record`` (a dict) collects per-step gate activations in
+    on the inputs' device or None; ``state`` None starts from the cell's zero state.
+    ``record`` (a dict) collects per-step gate activations in
     original time order, zero at padded steps. ``training`` turns on a cell's recurrent
     dropout; ``strict`` raises instead of falling back to the reference backend.
     """
-    steps, batch = inputs.shape[0], inputs.shape[1]
-    if state is None:
-        state = cell.init_state(batch, device=inputs.device, dtype=inputs.dtype)
+    steps = inputs.shape[0]
     if reverse:
         inputs = reverse_sequences(inputs, lengths)
     mask = valid_mask(lengths, steps)

@@ -365,6 +365,20 @@ template <typename S> std::vector<S> summed_bias(const Tensor& b_ih, const Tenso
   return b;
 }
 
+// The initial state of a forward pass: h0 (B,H) copied into states[0] of the (T+1,B,H) stack,
+// or zeros where h0 is empty (the caller's "no initial state": no zeros tensor built per call).
+inline void initial_state(const Tensor& states, const Tensor& h0) {
+  if (present(h0)) states[0].copy_(h0); else states[0].zero_();
+}
+
+// The running gradient of a state (B,H), starting from grad (a copy: the loop writes into it),
+// or zeros where grad is empty (autograd hands in none when the loss does not use the final
+// state and the Function does not materialize gradients).
+inline Tensor state_gradient(const Tensor& grad, int64_t B, int64_t H,
+                             const at::TensorOptions& opts) {
+  return present(grad) ? grad.clone() : at::zeros({B, H}, opts);
+}
+
 }  // namespace
 
 // ============================================================================ LSTM
@@ -372,13 +386,13 @@ template <typename S> std::vector<S> summed_bias(const Tensor& b_ih, const Tenso
 // Returns out (T,B,H), hs (T+1,B,H), cs (T+1,B,H), gates (T,B,4H).
 std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w,
                                  const Tensor& mask, const Tensor& dmask) {
-  const int64_t T = x.size(0), B = x.size(1), H = h0.size(1), G = 4 * H;
+  const int64_t T = x.size(0), B = x.size(1), H = w.size(1), G = 4 * H;
   auto opts = x.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), cs = at::empty({T + 1, B, H}, opts);
   Tensor gates = at::empty({T, B, G}, opts), out = at::empty({T, B, H}, opts);
   Tensor pre = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
-  hs[0].copy_(h0);
-  cs[0].copy_(c0);
+  initial_state(hs, h0);
+  initial_state(cs, c0);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
     using S = scalar_t;
@@ -398,7 +412,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x, const Tensor& h0, const Tensor
       }
     }
   });
-  return {out, hs, cs, gates};
+  return {out, hs, cs, gates, hs[T].clone(), cs[T].clone()};
 }
 
 // Returns dx (T,B,4H), dh0, dc0, dW_hh.
@@ -407,7 +421,7 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out, const Tensor& grad_h, 
                                   const Tensor& mask, const Tensor& dmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4 * H;
   auto opts = gates.options();
-  Tensor dh = grad_h.clone(), dc = grad_c.clone();
+  Tensor dh = state_gradient(grad_h, B, H, opts), dc = state_gradient(grad_c, B, H, opts);
   Tensor dx = at::empty({T, B, G}, opts), dhin = at::empty({B, H}, opts);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_backward", [&] {
@@ -442,15 +456,15 @@ std::vector<Tensor> lstm_ln_forward(const Tensor& xw, const Tensor& h0, const Te
                                     const Tensor& ln_ih, const Tensor& b_ih, const Tensor& b_hh, const Tensor& ln_hh,
                                     const Tensor& lnc_g, const Tensor& lnc_b, const Tensor& mask, const Tensor& dmask,
                                     double eps) {
-  const int64_t T = xw.size(0), B = xw.size(1), H = h0.size(1), G = 4 * H;
+  const int64_t T = xw.size(0), B = xw.size(1), H = w.size(1), G = 4 * H;
   auto opts = xw.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), cs = at::empty({T + 1, B, H}, opts);
   Tensor gates = at::empty({T, B, G}, opts), out = at::empty({T, B, H}, opts);
   Tensor xstat = at::empty({T, B, 2}, opts), rhat = at::empty({T, B, G}, opts), rstd = at::empty({T, B}, opts);
   Tensor chat = at::empty({T, B, H}, opts), cstd = at::empty({T, B}, opts);
   Tensor pre = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
-  hs[0].copy_(h0);
-  cs[0].copy_(c0);
+  initial_state(hs, h0);
+  initial_state(cs, c0);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_ln_forward", [&] {
     using S = scalar_t;
@@ -476,7 +490,7 @@ std::vector<Tensor> lstm_ln_forward(const Tensor& xw, const Tensor& h0, const Te
       }
     }
   });
-  return {out, hs, cs, gates, xstat, rhat, rstd, chat, cstd};
+  return {out, hs, cs, gates, xstat, rhat, rstd, chat, cstd, hs[T].clone(), cs[T].clone()};
 }
 
 // Returns d xw (T,B,4H), dh0, dc0, dW_hh, d gamma_ih, d b_ih (= d b_hh), d gamma_hh, d gamma_c, d beta_c.
@@ -488,7 +502,7 @@ std::vector<Tensor> lstm_ln_backward(const Tensor& grad_out, const Tensor& grad_
                                      const Tensor& dmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 4 * H;
   auto opts = gates.options();
-  Tensor dh = grad_h.clone(), dc = grad_c.clone();
+  Tensor dh = state_gradient(grad_h, B, H, opts), dc = state_gradient(grad_c, B, H, opts);
   Tensor dxw = at::empty({T, B, G}, opts), dr = at::empty({T, B, G}, opts), dhin = at::empty({B, H}, opts);
   std::vector<double> acc_ih(G, 0.0), acc_b(G, 0.0), acc_hh(G, 0.0), acc_cg(H, 0.0), acc_cb(H, 0.0);
   const bool* mp = mask_ptr(mask);
@@ -593,11 +607,11 @@ std::vector<Tensor> lstm_step(const Tensor& x, const Tensor& h, const Tensor& c,
 // with hh = W_hh h_{t-1} + b_hh. Returns out, hs, gates (T,B,4H) holding r, z, n, hh_n.
 std::vector<Tensor> gru_forward(const Tensor& x, const Tensor& h0, const Tensor& w, const Tensor& b_hh,
                                 const Tensor& mask, const Tensor& dmask) {
-  const int64_t T = x.size(0), B = x.size(1), H = h0.size(1), G = 3 * H;
+  const int64_t T = x.size(0), B = x.size(1), H = w.size(1), G = 3 * H;
   auto opts = x.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), out = at::empty({T, B, H}, opts);
   Tensor gates = at::empty({T, B, 4 * H}, opts), hh = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
-  hs[0].copy_(h0);
+  initial_state(hs, h0);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_forward", [&] {
     using S = scalar_t;
@@ -626,7 +640,7 @@ std::vector<Tensor> gru_forward(const Tensor& x, const Tensor& h0, const Tensor&
       }
     }
   });
-  return {out, hs, gates};
+  return {out, hs, gates, hs[T].clone()};
 }
 
 // Returns dx (T,B,3H), dh0, dW_hh, db_hh.
@@ -634,7 +648,7 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
                                  const Tensor& gates, const Tensor& w, const Tensor& mask, const Tensor& dmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 3 * H;
   auto opts = gates.options();
-  Tensor dh = grad_h.clone(), dhin = at::empty({B, H}, opts);
+  Tensor dh = state_gradient(grad_h, B, H, opts), dhin = at::empty({B, H}, opts);
   Tensor dx = at::empty({T, B, G}, opts), dhh = at::empty({T, B, G}, opts);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_backward", [&] {
@@ -667,12 +681,12 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out, const Tensor& grad_h, c
 // b_hh is folded into x. Returns out, hs, gates (T,B,3H) holding r, z, n, and rh (T,B,H).
 std::vector<Tensor> gru_nr_forward(const Tensor& x, const Tensor& h0, const Tensor& w, const Tensor& mask,
                                    const Tensor& dmask) {
-  const int64_t T = x.size(0), B = x.size(1), H = h0.size(1), G = 3 * H;
+  const int64_t T = x.size(0), B = x.size(1), H = w.size(1), G = 3 * H;
   auto opts = x.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), out = at::empty({T, B, H}, opts);
   Tensor gates = at::empty({T, B, G}, opts), rh = at::empty({T, B, H}, opts);
   Tensor pre = at::empty({B, G}, opts), hbuf = at::empty({B, H}, opts);
-  hs[0].copy_(h0);
+  initial_state(hs, h0);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_nr_forward", [&] {
     using S = scalar_t;
@@ -715,7 +729,7 @@ std::vector<Tensor> gru_nr_forward(const Tensor& x, const Tensor& h0, const Tens
       }
     }
   });
-  return {out, hs, gates, rh};
+  return {out, hs, gates, rh, hs[T].clone()};
 }
 
 // Returns dx (T,B,3H), dh0, dW_hh.
@@ -724,7 +738,7 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
                                     const Tensor& dmask) {
   const int64_t T = gates.size(0), B = gates.size(1), H = hs.size(2), G = 3 * H;
   auto opts = gates.options();
-  Tensor dh = grad_h.clone(), dx = at::empty({T, B, G}, opts);
+  Tensor dh = state_gradient(grad_h, B, H, opts), dx = at::empty({T, B, G}, opts);
   Tensor drh = at::empty({B, H}, opts), dhin = at::empty({B, H}, opts), hbuf = at::empty({B, H}, opts);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_nr_backward", [&] {
@@ -780,11 +794,11 @@ std::vector<Tensor> gru_nr_backward(const Tensor& grad_out, const Tensor& grad_h
 // h = act(x_t + W_hh h_{t-1}) with act tanh or relu; b_hh is folded into x. Returns out, hs.
 std::vector<Tensor> rnn_forward(const Tensor& x, const Tensor& h0, const Tensor& w, const Tensor& mask,
                                 const Tensor& dmask, bool relu) {
-  const int64_t T = x.size(0), B = x.size(1), H = h0.size(1);
+  const int64_t T = x.size(0), B = x.size(1), H = w.size(1);
   auto opts = x.options();
   Tensor hs = at::empty({T + 1, B, H}, opts), out = at::empty({T, B, H}, opts);
   Tensor pre = at::empty({B, H}, opts), hbuf = at::empty({B, H}, opts);
-  hs[0].copy_(h0);
+  initial_state(hs, h0);
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rnn_forward", [&] {
     using S = scalar_t;
@@ -810,14 +824,15 @@ std::vector<Tensor> rnn_forward(const Tensor& x, const Tensor& h0, const Tensor&
       }
     }
   });
-  return {out, hs};
+  return {out, hs, hs[T].clone()};
 }
 
 // Returns dx (T,B,H), dh0, dW_hh.
 std::vector<Tensor> rnn_backward(const Tensor& grad_out, const Tensor& grad_h, const Tensor& hs, const Tensor& w,
                                  const Tensor& mask, const Tensor& dmask, bool relu) {
   const int64_t T = hs.size(0) - 1, B = hs.size(1), H = hs.size(2);
-  Tensor dh = grad_h.clone(), dx = at::empty({T, B, H}, hs.options()), dhin = at::empty({B, H}, hs.options());
+  Tensor dh = state_gradient(grad_h, B, H, hs.options()), dx = at::empty({T, B, H}, hs.options());
+  Tensor dhin = at::empty({B, H}, hs.options());
   const bool* mp = mask_ptr(mask);
   AT_DISPATCH_FLOATING_TYPES(hs.scalar_type(), "rnn_backward", [&] {
     using S = scalar_t;
@@ -879,7 +894,46 @@ std::tuple<Tensor, std::string> recurrent_product(const Tensor& a, const Tensor&
   return {out, path};
 }
 
+// ============================================================================ input projection
+// The input projection of all steps around a recurrence's Function (kernels/projected.py), the
+// same ATen calls the Python side made, in one call each way. inputs (T,B,I), w_ih (G*H,I);
+// b_ih and b_fold (G*H) or empty. Returns x2 = inputs as (T*B,I) and A = x2 W_ih^T + b_ih
+// (+ b_fold) as (T,B,G*H).
+std::vector<Tensor> project_forward(const Tensor& inputs, const Tensor& w_ih, const Tensor& b_ih,
+                                    const Tensor& b_fold) {
+  const int64_t T = inputs.size(0), B = inputs.size(1);
+  Tensor x2 = inputs.reshape({T * B, inputs.size(2)});  // a copy only if inputs are strided
+  Tensor bias = present(b_fold) ? (present(b_ih) ? at::add(b_ih, b_fold) : b_fold) : b_ih;
+  Tensor a = present(bias) ? at::addmm(bias, x2, w_ih.t()) : at::mm(x2, w_ih.t());
+  return {x2, a.view({T, B, a.size(1)})};
+}
+
+// dA (T,B,G*H) the gradient of A -> dX (T,B,I) = dA W_ih, dW_ih = dA^T x2, db_ih and db_fold =
+// the row sums of dA (two tensors where both are asked for); undefined (None) where not asked.
+std::vector<Tensor> project_backward(const Tensor& d_projected, const Tensor& x2,
+                                     const Tensor& w_ih, bool need_inputs, bool need_w,
+                                     bool need_b_ih, bool need_b_fold) {
+  const int64_t T = d_projected.size(0), B = d_projected.size(1);
+  Tensor da = d_projected.reshape({x2.size(0), w_ih.size(0)});  // (T*B, G*H)
+  Tensor dx = need_inputs ? da.mm(w_ih).view({T, B, x2.size(1)}) : Tensor();
+  Tensor dw = need_w ? da.t().mm(x2) : Tensor();
+  Tensor db = (need_b_ih || need_b_fold) ? da.sum(0) : Tensor();
+  // never one tensor for two parameters
+  Tensor db_fold = need_b_fold ? (need_b_ih ? db.clone() : db) : Tensor();
+  return {dx, dw, need_b_ih ? db : Tensor(), db_fold};
+}
+
+// The recurrent-dropout mask (B,H) of rnnkit/cells/recurrent_dropout.py (draw_mask), with the
+// same ATen calls on torch's default generator: 0 or 1/keep, keep = 1 - p.
+Tensor dropout_mask(double p, int64_t B, int64_t H, const Tensor& like) {
+  const double keep = 1.0 - p;
+  return at::empty({B, H}, like.options()).bernoulli_(keep).div_(keep);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("dropout_mask", &dropout_mask);
+  m.def("project_forward", &project_forward);
+  m.def("project_backward", &project_backward);
   m.def("lstm_forward", &lstm_forward);
   m.def("lstm_backward", &lstm_backward);
   m.def("lstm_ln_forward", &lstm_ln_forward);
