@@ -68,6 +68,16 @@ def step_call(torch, layer, x, mode: str):
     return call
 
 
+def time_calls(call, calls: int) -> list:
+    """Nanoseconds of ``calls`` calls of ``call``, each timed alone."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - start)
+    return times
+
+
 def child(hiddens, calls: int) -> dict:
     """Time every configuration in this process: per-call nanoseconds, each call timed alone."""
     import torch
@@ -85,11 +95,7 @@ def child(hiddens, calls: int) -> dict:
                 call = step_call(torch, layer, x, mode)
                 for _ in range(20):  # warm-up: extension load, allocator, first-call paths
                     call()
-                times = []
-                for _ in range(calls):
-                    start = time.perf_counter_ns()
-                    call()
-                    times.append(time.perf_counter_ns() - start)
+                times = time_calls(call, calls)
                 backend = layer.last_backend[0][0].backend
                 kernel = kernel_times(call, max(calls // 4, 10))
                 results[f"{variant}|{mode}|{hidden}"] = {"times_ns": times, "backend": backend,

@@ -18,11 +18,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from call_overhead import VARIANTS, make_layer  # noqa: E402
+from call_overhead import VARIANTS, make_layer, time_calls  # noqa: E402
 
 
 def child(variant: str, mode: str, hidden: int, batch: int, calls: int) -> None:
@@ -32,28 +31,14 @@ def child(variant: str, mode: str, hidden: int, batch: int, calls: int) -> None:
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    from speed import torch_runner  # noqa: PLC0415  (imports rnnkit: after the tree is chosen)
+
     layer = make_layer(rnnkit, variant, hidden)
     x = torch.randn(50, batch, 128)  # (T, B, I)
-    layer.train(mode == "train")
-
-    def call():
-        if mode == "train":
-            for p in layer.parameters():
-                p.grad = None
-            out, _ = layer(x)
-            out.sum().backward()
-        else:
-            with torch.no_grad():
-                layer(x)
-
+    call = torch_runner(layer, x, mode == "train")  # speed.py's call: grads to None, forward, backward
     for _ in range(30):
         call()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter_ns()
-        call()
-        times.append(time.perf_counter_ns() - start)
-    times.sort()
+    times = sorted(time_calls(call, calls))
     print(json.dumps({"min": times[0] / 1e3, "p10": times[len(times) // 10] / 1e3,
                       "med": times[len(times) // 2] / 1e3}))
 
