@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import rnnkit
+from speed import torch_runner
 
 CELLS = {"lstm": (rnnkit.LSTM, {}), "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}),
          "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}), "gru": (rnnkit.GRU, {}),
@@ -30,15 +31,7 @@ def runner(cell: str, hidden: int, steps: int, train: bool, inputs: int = 128):
     layer = cls(inputs, hidden, backend="fused", **kwargs).train(train)
     x = torch.randn(steps, 1, inputs)
 
-    def run():
-        if train:
-            layer.zero_grad(set_to_none=True)
-            out, _ = layer(x)
-            out.sum().backward()
-        else:
-            with torch.no_grad():
-                layer(x)
-    return run
+    return torch_runner(layer, x, train)
 
 
 def ab(run, rounds: int) -> dict:

@@ -18,16 +18,9 @@ from pathlib import Path
 
 import torch
 
-import rnnkit
+from speed import LAYERS, torch_runner
 
-CELLS = {  # name: (rnnkit class, its options, the torch.nn class of the same size)
-    "lstm": (rnnkit.LSTM, {}, torch.nn.LSTM),
-    "lstm_ln": (rnnkit.LSTM, {"layer_norm": True}, torch.nn.LSTM),
-    "lstm_rd": (rnnkit.LSTM, {"recurrent_dropout": 0.25}, torch.nn.LSTM),
-    "gru": (rnnkit.GRU, {}, torch.nn.GRU),
-    "gru_orig": (rnnkit.GRU, {"reset_after": False}, torch.nn.GRU),
-    "rnn": (rnnkit.RNN, {}, torch.nn.RNN),
-}
+CELLS = LAYERS  # name: (rnnkit class, its options, the torch.nn class of the same size)
 
 
 def runners(cell: str, batch: int, hidden: int, steps: int, train: bool, inputs: int = 128):
@@ -37,17 +30,7 @@ def runners(cell: str, batch: int, hidden: int, steps: int, train: bool, inputs:
     peer = stock(inputs, hidden).train(train)
     x = torch.randn(steps, batch, inputs)
 
-    def call(module):
-        def run():
-            if train:
-                module.zero_grad(set_to_none=True)
-                out, _ = module(x)
-                out.sum().backward()
-            else:
-                with torch.no_grad():
-                    module(x)
-        return run
-    return call(layer), call(peer)
+    return torch_runner(layer, x, train), torch_runner(peer, x, train)
 
 
 def ab(run, peer, rounds: int, with_nn: bool) -> dict:
